@@ -1,0 +1,234 @@
+"""The checks' pytest plugin: points, deadlines, the student's checklist, results JSON.
+
+- ``@pytest.mark.points(N)`` on each check gives its points (the points of a
+  lab add up to 100; ``grader/tests`` asserts it);
+- ``@pytest.mark.deadline(S)`` overrides the default hard deadline of a check;
+- the module's ``pytestmark`` names its lab (``pytest.mark.lab3``), so
+  ``-m lab3`` selects a lab and ``-k NAME`` one check;
+- ``--impl DIR`` grades the programs in ``DIR/labN`` (default ``labs``; ``solutions``
+  for the reference), built into ``--build-root`` (default ``build/<impl>``);
+- ``--checklist`` prints the student's report at the end, ``--results-json F``
+  writes the results for ``grader/run_all`` and the platforms.
+"""
+import json
+import os
+import pathlib
+import re
+import signal
+import time
+import traceback
+
+import pytest
+
+from harness import proc, timing
+from harness.lab import LABS, Lab, placeholder_hint
+from harness.report import CheckFailed, render_checklist
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
+#: A check that runs longer than this is stopped and scores 0 (seconds, before scaling).
+DEFAULT_DEADLINE = 10.0
+#: All checks of one lab together; past this the remaining checks are not run.
+LAB_BUDGET = 50.0
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("sockets-lab")
+    group.addoption("--impl", default="labs",
+                    help="directory holding labN/ folders to grade (default: labs; "
+                         "solutions for the reference)")
+    group.addoption("--build-root", default=None, help="where to build (default build/<impl>)")
+    group.addoption("--checklist", action="store_true", help="print the student's checklist")
+    group.addoption("--results-json", default=None, help="write the results to this file")
+    group.addoption("--lab-budget", type=float, default=LAB_BUDGET,
+                    help="seconds all checks of a lab may take together")
+
+
+def pytest_configure(config):
+    for n in LABS:
+        config.addinivalue_line("markers", f"lab{n}: a check of lab {n}")
+    config.addinivalue_line("markers", "points(n): the points a check is worth")
+    config.addinivalue_line("markers", "deadline(seconds): hard time limit of a check")
+    config.addinivalue_line("markers", "instructor_only: a hidden check, left out of the "
+                                       "student distribution")
+    config._labs = {}
+    config._results = {}
+    config._lab_started = {}
+
+
+def lab_number(item):
+    for mark in item.iter_markers():
+        m = re.fullmatch(r"lab(\d)", mark.name)
+        if m:
+            return int(m.group(1))
+    return None
+
+
+def check_name(item):
+    return item.name[5:] if item.name.startswith("test_") else item.name
+
+
+def check_title(item):
+    doc = (getattr(item.function, "__doc__", None) or "").strip()
+    return doc.splitlines()[0] if doc else check_name(item).replace("_", " ")
+
+
+def _paths(config, number):
+    impl = pathlib.Path(config.getoption("--impl"))
+    if not impl.is_absolute():
+        impl = (pathlib.Path.cwd() / impl)
+    root = config.getoption("--build-root")
+    if root is None:
+        try:
+            rel = impl.resolve().relative_to(ROOT)
+            root = ROOT / "build" / rel
+        except ValueError:
+            root = impl / ".build"
+    return impl / f"lab{number}", pathlib.Path(root) / f"lab{number}"
+
+
+@pytest.fixture(scope="module")
+def lab(request):
+    """The lab of the running module, its programs built (once per session)."""
+    number = lab_number(request.node.items[0]) if hasattr(request.node, "items") else None
+    if number is None:
+        number = int(re.search(r"lab(\d)", request.module.__name__).group(1))
+    config = request.config
+    if number not in config._labs:
+        src, out = _paths(config, number)
+        config._labs[number] = Lab(number, src, out)
+    return config._labs[number]
+
+
+@pytest.fixture(autouse=True)
+def _kill_everything():
+    """Nothing a check started survives it."""
+    yield
+    proc.kill_all()
+
+
+class CheckTimeout(CheckFailed):
+    pass
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    config = item.config
+    number = lab_number(item)
+    started = config._lab_started.setdefault(number, time.monotonic())
+    budget = timing.seconds(config.getoption("--lab-budget"))
+    if time.monotonic() - started > budget:
+        item._budget_skipped = True
+        item.obj = _budget_exceeded(budget)
+    mark = item.get_closest_marker("deadline")
+    limit = timing.seconds(mark.args[0] if mark else DEFAULT_DEADLINE)
+    limit = min(limit, max(1.0, budget - (time.monotonic() - started) + 1))
+
+    def on_alarm(_signum, _frame):
+        raise CheckTimeout(f"ran the check `{check_name(item)}`",
+                           got=f"it timed out after {limit:.0f} s and was stopped",
+                           hint="a program that waits forever: a read(), recv() or accept() "
+                                "that never returns, or a missing exit at end of file")
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _budget_exceeded(budget):
+    def not_run(*_args, **_kwargs):
+        raise CheckFailed("did not run this check",
+                          got=f"the lab's time budget ({budget:.0f} s) was used up by earlier "
+                              "checks that timed out",
+                          hint="fix the checks that timed out first")
+    return not_run
+
+
+def _explain(excinfo):
+    """The report text of a failure, never a traceback for a student's bug."""
+    exc = excinfo.value
+    if isinstance(exc, CheckFailed):
+        err = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else exc.stderr
+        if exc.hint is None and err and "Function not implemented" in err:
+            exc.hint = placeholder_hint(err)
+        return exc.render(), isinstance(exc, CheckTimeout)
+    if isinstance(exc, (ConnectionError, TimeoutError, OSError)):
+        return (f"  did:      talked to the program over the network\n"
+                f"  got:      {type(exc).__name__}: {exc}\n"
+                f"  hint:     the program closed or reset the connection, or stopped answering"), False
+    tb = "".join(traceback.format_exception(excinfo.type, exc, excinfo.tb, limit=-3))
+    return ("  internal error of the grader (not your mistake; please report it):\n"
+            + "\n".join("    " + line for line in tb.splitlines())), False
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    number = lab_number(item)
+    if number is None:
+        return
+    mark = item.get_closest_marker("points")
+    points = float(mark.args[0]) if mark else 0.0
+    results = item.config._results.setdefault(number, {})
+    name = check_name(item)
+    entry = results.setdefault(name, {
+        "name": name, "title": check_title(item), "max_score": points, "score": points,
+        "status": "passed", "output": "", "timed_out": False, "duration": 0.0,
+        "instructor_only": item.get_closest_marker("instructor_only") is not None})
+    entry["duration"] += report.duration
+    if report.failed or report.skipped and call.when != "teardown":
+        if entry["status"] == "passed":
+            entry["status"] = "failed"
+            entry["score"] = 0.0
+            if report.skipped:
+                entry["output"] = f"  skipped: {report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr}"
+            elif call.excinfo is not None:
+                entry["output"], entry["timed_out"] = _explain(call.excinfo)
+            else:
+                entry["output"] = str(report.longrepr)[-2000:]
+        if report.skipped and call.excinfo is not None:
+            entry["status"] = "skipped"
+
+
+def lab_results(config, number):
+    checks = list(config._results.get(number, {}).values())
+    title, _ = LABS[number]
+    src, _out = _paths(config, number)
+    lab = config._labs.get(number)
+    return {
+        "lab": number, "title": title,
+        "source": os.path.relpath(src, pathlib.Path.cwd()) if src.is_relative_to(pathlib.Path.cwd()) else str(src),
+        "build_output": lab.built.output if lab else "",
+        "score": sum(c["score"] for c in checks),
+        "max_score": sum(c["max_score"] for c in checks),
+        "checks": checks,
+    }
+
+
+def pytest_report_teststatus(report, config):
+    if config.getoption("--checklist") and report.when == "call":
+        return report.outcome, "", ""
+    return None
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not config.getoption("--checklist"):
+        return
+    for number in sorted(config._results):
+        terminalreporter.write_line("")
+        for line in render_checklist(lab_results(config, number)).splitlines():
+            terminalreporter.write_line(line)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    path = session.config.getoption("--results-json")
+    if not path:
+        return
+    data = {"labs": [lab_results(session.config, n) for n in sorted(session.config._results)]}
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1)
+    os.replace(tmp, path)  # whole or not at all

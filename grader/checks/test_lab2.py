@@ -1,0 +1,189 @@
+"""Lab 2: bind.  Contract: shared/spec/LABS.md, "Lab 2"; handout labs/lab2/README.md.
+
+Program: ``bind_server PORT``: binds INADDR_ANY:PORT, prints ``bound to 0.0.0.0:PORT``,
+waits for end of file on stdin or SIGINT/SIGTERM, exits 0.
+"""
+import signal
+import socket
+
+import pytest
+
+from harness import common, net, proc, strace, timing
+from harness.lab import READY, expect_ready, stop_server
+from harness.report import fail, show
+
+pytestmark = pytest.mark.lab2
+PROGRAM = "bind_server"
+READY_LINE = r"bound to 0\.0\.0\.0:(\d+)"
+
+
+def start(lab, port, **kw):
+    program = lab.start(PROGRAM, port, **kw)
+    return program, expect_ready(program, READY_LINE, kw.get("timeout", READY))
+
+
+def byte_order_hint(asked, printed):
+    """Name the htons/ntohs mistake when ports came out byte-swapped."""
+    if printed == net.swapped(asked):
+        return ("the port came out byte-swapped: htons() the port into sin_port, and ntohs() "
+                "the sin_port that getsockname() gives back before printing it")
+    return None
+
+
+@pytest.mark.points(10)
+def test_builds_without_warnings(lab):
+    """bind_server.c compiles without a warning (-std=c11 -Wall -Wextra)"""
+    common.no_warnings(lab, [PROGRAM])
+
+
+@pytest.mark.points(10)
+def test_port_zero_gets_a_real_port(lab):
+    """`bind_server 0` prints the port the kernel chose, and that port is really bound"""
+    program, port = start(lab, 0)
+    did = "started `bind_server 0` and read its ready line"
+    if port == 0:
+        fail(did, expected="the port the kernel chose (not 0)", got="bound to 0.0.0.0:0",
+             hint="after bind(), ask getsockname() which port you got, and print ntohs() of it")
+    if not net.port_is_bound(port):
+        hint = None
+        if net.port_is_bound(net.swapped(port)):
+            hint = "the bound port is the printed one byte-swapped: ntohs() what getsockname() gives"
+        fail(did + f", then tried to bind port {port} myself",
+             expected=f"port {port} is taken (the program holds it)",
+             got=f"port {port} is free", hint=hint or
+             "print the port getsockname() reports after bind(), not another number")
+
+
+@pytest.mark.points(15)
+def test_binds_the_given_port(lab):
+    """`bind_server PORT` binds that very port and prints it"""
+    asked = net.free_port(distinct_bytes=True)
+    program, printed = start(lab, asked)
+    did = f"started `bind_server {asked}`"
+    if printed != asked:
+        fail(did, expected=f"bound to 0.0.0.0:{asked}", got=f"bound to 0.0.0.0:{printed}",
+             hint=byte_order_hint(asked, printed))
+    if not net.port_is_bound(asked):
+        hint = "bind() to the port given on the command line, converted with htons()"
+        if net.port_is_bound(net.swapped(asked)):
+            hint = (f"the socket is bound to port {net.swapped(asked)}, which is {asked} "
+                    "byte-swapped: htons() the port into sin_port (network byte order)")
+        fail(did + f", then tried to bind port {asked} myself",
+             expected=f"port {asked} is taken", got=f"port {asked} is free", hint=hint)
+
+
+@pytest.mark.points(10)
+def test_bind_arguments_under_strace(lab):
+    """strace shows bind(fd, {sin_port=htons(PORT), sin_addr=0.0.0.0}): network byte order, INADDR_ANY"""
+    asked = net.free_port(distinct_bytes=True)
+    log = lab.log_path("strace-bind")
+    program = lab.start(PROGRAM, asked, strace_log=log, strace_trace="bind")
+    expect_ready(program, READY_LINE, READY * 2)
+    program.close_stdin()
+    program.wait(timing.seconds(3))
+    calls = strace.calls(log.read_text() if log.exists() else "", "bind")
+    did = f"ran `bind_server {asked}` under `strace -e trace=bind`"
+    if not calls:
+        fail(did, expected="one bind() call", got="no bind() call")
+    args = calls[0][1]
+    if f"sin_port=htons({asked})" not in args:
+        fail(did, expected=f"sin_port=htons({asked})", got=f"bind({args})",
+             hint=f"sin_port must hold the port in network byte order: addr.sin_port = htons({asked}); "
+                  "strace shows htons(N) for the number N the kernel will use")
+    if 'sin_addr=inet_addr("0.0.0.0")' not in args:
+        fail(did, expected='sin_addr=inet_addr("0.0.0.0") (INADDR_ANY: every local address)',
+             got=f"bind({args})",
+             hint="addr.sin_addr.s_addr = htonl(INADDR_ANY); the ready line promises 0.0.0.0")
+
+
+@pytest.mark.points(5)
+def test_does_not_listen(lab):
+    """the socket is bound but not listening: a connection to it is refused"""
+    program, port = start(lab, 0)
+    try:
+        client = net.TcpClient(port, timeout=2)
+    except ConnectionRefusedError:
+        return
+    except OSError as exc:
+        fail("connected to the bound port", expected="connection refused", got=str(exc))
+    client.close()
+    fail(f"started `bind_server 0` and connected to port {port}",
+         expected="connection refused (lab 2 binds, it does not listen)",
+         got="the connection was accepted", hint="remove listen(): it comes in lab 3")
+
+
+@pytest.mark.points(10)
+def test_exits_at_end_of_input(lab):
+    """closing its stdin (end of file) makes it close the socket and exit 0"""
+    program, port = start(lab, 0)
+    program.close_stdin()
+    status = program.wait(timing.seconds(3))
+    did = "started `bind_server 0`, then closed its stdin"
+    if status != 0:
+        fail(did, expected="exit status 0 within 3 s", got=proc.describe_status(status),
+             stderr=program.err(),
+             hint="wait with read(0, ...) in a loop until it returns 0 (end of file), then close "
+                  "the socket and return 0" if status is None else None)
+    if net.port_is_bound(port):
+        fail(did, expected=f"port {port} free again", got="still bound")
+
+
+@pytest.mark.points(10)
+def test_stops_on_sigint_and_sigterm(lab):
+    """SIGINT and SIGTERM each make it exit 0"""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        program, port = start(lab, 0)
+        status = stop_server(program, sig)
+        if status != 0:
+            fail(f"started `bind_server 0`, then sent {sig.name}",
+                 expected="exit status 0 (a clean stop)", got=proc.describe_status(status),
+                 stderr=program.err(),
+                 hint=f"install a handler for {sig.name} with sigaction() (no SA_RESTART) that sets "
+                      "a flag; the blocked read() then fails with EINTR: close the socket, exit 0")
+
+
+@pytest.mark.points(10)
+def test_port_in_use(lab):
+    """binding a port that is taken prints `bind: Address already in use` and exits 1"""
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.bind(("0.0.0.0", 0))
+    holder.listen(1)
+    port = holder.getsockname()[1]
+    try:
+        program = lab.run(PROGRAM, port)
+    finally:
+        holder.close()
+    status, err = program.poll(), program.err()
+    did = f"held port {port} myself, then ran `bind_server {port}`"
+    if b"bind: Address already in use" not in err.splitlines() or status != 1:
+        fail(did, expected="stderr `bind: Address already in use` and exit status 1",
+             got=f"{proc.describe_status(status)}; stderr {show(err)}; stdout {show(program.out())}",
+             hint="check bind()'s return value; on -1 call perror(\"bind\") and return 1")
+
+
+@pytest.mark.points(5)
+def test_usage_errors(lab):
+    """bad ports and wrong argument counts are usage errors (exit 2, `usage: ` on stderr)"""
+    for args in ([], ["80x"], ["-1"], ["+80"], ["70000"], ["123456"], [""], ["80", "81"]):
+        common.expect_usage_error(lab, PROGRAM, args)
+
+
+@pytest.mark.points(5)
+def test_flushes_stdout(lab):
+    """the ready line reaches a plain pipe at once (stdout flushed, not left in a buffer)"""
+    program = lab.start(PROGRAM, 0, linebuf=False)
+    if not program.wait_line(READY_LINE, timing.seconds(READY)):
+        fail("started `bind_server 0` with stdout a plain pipe (no line buffering)",
+             expected="the ready line within 3 s", got=show(program.out()),
+             hint="stdout to a pipe is fully buffered: call fflush(stdout) after printing the line "
+                  "(or setvbuf(stdout, NULL, _IOLBF, 0) at the start)")
+
+
+@pytest.mark.points(10)
+def test_valgrind_clean(lab):
+    """under Valgrind: no memory error, no leak, no descriptor open at exit"""
+    program = lab.start(PROGRAM, 0, use_valgrind=True)
+    expect_ready(program, READY_LINE, 10)
+    program.close_stdin()
+    status = program.wait(timing.seconds(10))
+    common.valgrind_clean(program, status, "`bind_server 0` (then end of file on stdin)")

@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""Grade one lab (or several) and print the student's checklist.
+
+    grader/grade.py 3                      the student's labs/lab3
+    grader/grade.py 3 --impl solutions     the reference solution
+    grader/grade.py 3 -- -k backlog        extra pytest arguments after --
+
+Exit status 0 only when every check passed.  This is what ``make labN`` runs;
+it is a thin wrapper over pytest and the checks' plugin (grader/checks/conftest.py).
+"""
+import argparse
+import pathlib
+import sys
+
+GRADER = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(GRADER))
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1:]
+    parser = argparse.ArgumentParser(description="Grade sockets-lab labs.")
+    parser.add_argument("labs", nargs="+", type=int, choices=range(1, 7), metavar="N")
+    parser.add_argument("--impl", default="labs", help="directory with labN/ folders (default labs)")
+    parser.add_argument("--build-root", help="where to build (default build/<impl>)")
+    parser.add_argument("--results-json", help="also write the results as JSON")
+    parser.add_argument("--junitxml", help="also write JUnit XML")
+    parser.add_argument("--quiet", action="store_true", help="no checklist on stdout")
+    args = parser.parse_args(argv)
+    try:
+        import pytest
+    except ImportError:
+        print("grade: this Python has no pytest; run `make setup` or use tools/python", file=sys.stderr)
+        return 127
+    files = [str(GRADER / "checks" / f"test_lab{n}.py") for n in args.labs]
+    pytest_args = files + ["-qq", "--tb=no", "-rN", "-p", "no:cacheprovider", "-o", "console_output_style=classic", "--rootdir", str(GRADER.parent),
+                           "-c", str(GRADER.parent / "pytest.ini"), "--impl", args.impl]
+    if not args.quiet:
+        pytest_args.append("--checklist")
+    if args.build_root:
+        pytest_args += ["--build-root", args.build_root]
+    if args.results_json:
+        pytest_args += ["--results-json", args.results_json]
+    if args.junitxml:
+        pytest_args += ["--junitxml", args.junitxml]
+    code = pytest.main(pytest_args + extra)
+    sys.stdout.flush()
+    return 0 if code == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Checks that every lab shares: a warning-free build, Valgrind, usage errors, stdout flushing."""
+from . import build, proc, timing, valgrind
+from .report import fail, show
+
+
+def no_warnings(lab, names, cc=None, extra=()):
+    """Each source compiles without a warning under the contract's flags."""
+    problems = []
+    for name in names:
+        source = lab.source(name)
+        if not source.exists():
+            fail(f"looked for {source}", expected="the source file", got="no such file")
+        code, output = build.warnings_of(source, cc=cc, extra=extra)
+        if code != 0 or output:
+            problems.append(output or f"{source}: the compiler failed with status {code}")
+    if problems:
+        text = "\n".join(problems)
+        lines = text.splitlines()
+        fail(f"compiled {', '.join(n + '.c' for n in names)} with "
+             f"`{cc or build.compiler()} {' '.join(build.CFLAGS + list(extra))}`",
+             expected="no warning, no error",
+             got="\n".join(lines[:30]) + (f"\n... ({len(lines) - 30} more lines)" if len(lines) > 30 else ""),
+             hint="read each warning: most point at a real bug (a signed/unsigned comparison, an "
+                  "unused result, a missing header). Fix them all.")
+
+
+def valgrind_clean(program, status, what):
+    """Fail when Valgrind reported an error, a leak, or a descriptor left open."""
+    log = program.valgrind_log()
+    findings = valgrind.parse(log)
+    if findings:
+        shown = [str(f) for f in findings[:8]]
+        if len(findings) > 8:
+            shown.append(f"... and {len(findings) - 8} more")
+        fail(f"ran {what} under Valgrind (`valgrind --leak-check=full --track-fds=yes`)",
+             expected="no memory error, no leak, no descriptor other than 0-2 open at exit",
+             got="\n".join(shown), hint=valgrind.hint_for(findings), stderr=program.err())
+    if status is None:
+        fail(f"ran {what} under Valgrind", expected="it exits",
+             got="it was still running", stderr=program.err())
+    if status != 0:
+        fail(f"ran {what} under Valgrind", expected="exit status 0",
+             got=proc.describe_status(status), stderr=program.err())
+
+
+def expect_usage_error(lab, name, args):
+    """``name args`` must exit 2 with a `usage: ` line on stderr and nothing on stdout."""
+    program = lab.start(name, *args)
+    program.close_stdin()
+    status = program.wait(timing.seconds(2))
+    if status is None:
+        program.kill()
+    err = program.err()
+    shown = " ".join([name] + [repr(a) if a == "" or " " in a else a for a in args])
+    if status != 2 or not any(line.startswith(b"usage: ") for line in err.splitlines()):
+        fail(f"ran `{shown}` (a bad argument list)",
+             expected="exit status 2 and a line starting `usage: ` on stderr",
+             got=(f"{proc.describe_status(status)}; stderr {show(err)}" if status is not None
+                  else "it started and was still running after 2 s (the arguments were taken)"),
+             hint="check argc and each argument (a port is 1-5 digits, 0-65535, nothing else: "
+                  "strtol with an end pointer, or a loop over the digits), print the usage line "
+                  "on stderr and return 2")

@@ -1,0 +1,181 @@
+"""One lab under test: its programs, built from a submission, and how to start them.
+
+``Lab.start()`` is the one place that knows how a program is launched: plain,
+line-buffered through the grader's shim, with short reads and writes forced,
+under Valgrind or under strace.  Checks never build command lines themselves.
+"""
+import os
+import pathlib
+import re
+import signal
+
+from . import build, proc, strace, timing, valgrind
+from .report import fail, show
+
+ROOT = build.ROOT
+
+#: The six labs of the contract (shared/spec/LABS.md): title and programs.
+LABS = {
+    1: ("socket creation", ["socket_create"]),
+    2: ("bind", ["bind_server"]),
+    3: ("listen and accept", ["hello_server", "hello_client"]),
+    4: ("iterative echo", ["echo_server", "echo_client"]),
+    5: ("UDP uppercase", ["udp_upper_server", "udp_upper_client"]),
+    6: ("Winsock port", ["echo_server_win", "echo_client_win"]),
+}
+
+#: How long a program may take to print its ready line (seconds, before scaling).
+READY = 3.0
+READY_VALGRIND = 10.0
+#: How long a program may take to finish once it should.
+EXIT = 3.0
+EXIT_VALGRIND = 10.0
+
+
+def minimal_env(extra=None):
+    """The environment programs run with: small and predictable."""
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LC_ALL": "C", "HOME": "/nonexistent",
+           "TERM": "dumb"}
+    for key in ("GRADER_TIME_SCALE",):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    env.update(extra or {})
+    return env
+
+
+class Lab:
+    """The programs of lab ``number`` built from ``src`` into ``out``."""
+
+    def __init__(self, number, src, out):
+        self.number = number
+        self.title, self.programs = LABS[number]
+        self.src = pathlib.Path(src)
+        self.out = pathlib.Path(out)
+        self.built = build.build_programs(self.src, self.out, self.programs)
+        self.shim = build.shim(self.out.parent / ".grader")
+        self._logs = 0
+
+    # -- what there is ---------------------------------------------------------
+    def source(self, name):
+        return self.src / (name + ".c")
+
+    def binary(self, name):
+        """The path of program ``name``; fails the check when it did not build."""
+        path = self.built.binaries.get(name)
+        if path is None:
+            fail(f"built {name} from {self.source(name)}",
+                 expected="a program built without errors",
+                 got="no program: it did not compile (the compiler's message is at the top "
+                     "of the report)" if self.source(name).exists()
+                 else f"no file {self.source(name)}",
+                 hint="fix the compile errors first; every other check of this program needs it")
+        return path
+
+    def log_path(self, stem):
+        self._logs += 1
+        return self.out / f"{stem}.{os.getpid()}.{self._logs}.log"
+
+    # -- starting programs -------------------------------------------------------
+    def start(self, name, *args, linebuf=True, short_io=None, use_valgrind=False,
+              strace_log=None, strace_trace=None, strace_inject=None, stdin=None):
+        """Start program ``name`` with ``args``; return a :class:`harness.proc.Program`.
+
+        linebuf        stdout line-buffered by the shim (the flush check turns it off)
+        short_io       cap every TCP read/write at this many bytes
+        use_valgrind   run under memcheck (leaks, invalid accesses, descriptors)
+        strace_*       run under strace, logging to ``strace_log``
+        """
+        binary = str(self.binary(name))
+        args = [str(a) for a in args]
+        extra = {"LD_PRELOAD": str(self.shim)}
+        if linebuf:
+            extra["GRADER_LINEBUF"] = "1"
+        if short_io:
+            extra["GRADER_SHORT_IO"] = str(short_io)
+        prefix = []
+        if use_valgrind:
+            prefix = list(valgrind.ARGS)
+        elif strace_log:
+            prefix = strace.argv(strace_log, strace_trace, strace_inject)
+        shown = " ".join([name] + args)
+        return proc.Program(prefix + [binary] + args, shown, minimal_env(extra), stdin,
+                            str(self.out), use_valgrind)
+
+    def run(self, name, *args, data=b"", timeout=EXIT, **kw):
+        """Run ``name`` to completion with ``data`` on stdin; return the finished Program.
+
+        Fails the check (what ran, what it printed) when it does not end in time.
+        """
+        program = self.start(name, *args, **kw)
+        program.feed(data)
+        limit = timing.seconds(EXIT_VALGRIND if kw.get("use_valgrind") else timeout)
+        if program.wait(limit) is None:
+            program.kill()
+            fail(f"ran `{program.shown}` with {show(data)} on stdin",
+                 expected=f"it ends within {limit:g} s", got="it was still running, so it was killed",
+                 stderr=program.err(),
+                 note=f"stdout so far: {show(program.out())}",
+                 hint="a read() or accept() that waits forever? end the program on end of file")
+        return program
+
+    def start_server(self, name, *args, ready=r"listening on 0\.0\.0\.0:(\d+)", **kw):
+        """Start a server and wait for its ready line; return (program, port)."""
+        program = self.start(name, *args, **kw)
+        port = expect_ready(program, ready, READY_VALGRIND if kw.get("use_valgrind") else READY)
+        return program, port
+
+
+def expect_ready(program, pattern, timeout):
+    """Wait for the ready line ``pattern`` as the first stdout line; return its port."""
+    limit = timing.seconds(timeout)
+    match = program.wait_line(pattern, limit)
+    if match:
+        first = program.lines()[0] if program.lines() else ""
+        if not re.fullmatch(pattern, first):
+            fail(f"started `{program.shown}` and read its first stdout line",
+                 expected=f"the ready line first ({readable(pattern)})", got=show(first),
+                 hint="print nothing on stdout before the ready line (messages go to stderr)")
+        return int(match.group(1))
+    status = program.poll()
+    if status is None and program.stdout.closed:
+        status = program.wait(timing.seconds(2))  # stdout closed: it is ending, take its status
+    elif status is not None:
+        program.wait(1)  # drain what it wrote last
+    got = (f"{proc.describe_status(status)} before printing it" if status is not None
+           else f"nothing matching within {limit:g} s")
+    hint = None
+    err = program.err().decode("utf-8", "replace")
+    if "Address already in use" in err:
+        hint = "the port is taken: set SO_REUSEADDR before bind() (labs 3, 4, 6)"
+    elif "Function not implemented" in err:
+        hint = placeholder_hint(err)
+    elif "Bad file descriptor" in err:
+        hint = "a call was given a socket that was never created: is socket() still a TODO?"
+    elif status is None and not program.out():
+        hint = ("nothing came on stdout: if the line is printed, flush stdout right after it "
+                "(fflush(stdout)), stdout is a pipe, not a terminal")
+    fail(f"started `{program.shown}` and waited for its ready line",
+         expected=readable(pattern), got=got + (f"; stdout was {show(program.out())}"
+                                                  if program.out() else ""),
+         stderr=program.err(), hint=hint)
+
+
+def readable(pattern):
+    """A ready-line regex shown the way a student reads it."""
+    return (pattern.replace(r"(\d+)", "PORT").replace("\\.", ".").replace("\\(", "(")
+            .replace("\\)", ")"))
+
+
+def stop_server(program, sig=signal.SIGINT, timeout=None):
+    """Ask a server to stop with ``sig``; return its exit status (None: it did not stop)."""
+    limit = timing.seconds(timeout or (EXIT_VALGRIND if program.valgrind else EXIT))
+    return program.stop(sig, limit)
+
+
+def placeholder_hint(err):
+    """The hint for a skeleton placeholder still in place (it fails with ENOSYS)."""
+    if isinstance(err, bytes):
+        err = err.decode("utf-8", "replace")
+    call = err.split(":")[0].strip().splitlines()[-1] if ":" in err else "a call"
+    return (f"`{call}: Function not implemented` is the skeleton's placeholder: "
+            f"the TODO for {call}() is still to do")

@@ -1,0 +1,61 @@
+"""Mutants: the reference solution with one classic mistake, to prove a check can fail.
+
+Each mutant is one file ``grader/mutants/labN/NAME.toml``::
+
+    mistake = "what the student got wrong, in one sentence"
+    file = "hello_server.c"              # the solution file it changes
+    fails = ["restart_on_same_port"]     # the check(s) it must fail
+    hint = "SO_REUSEADDR"                # text the failure must show (the hint it should get)
+
+    [[edit]]                             # one or more exact replacements in that file
+    old = "..."                          # must occur exactly once in the solution
+    new = "..."
+
+``grader/tests/test_mutants.py`` builds every mutant, runs its checks and
+asserts each named check fails with the hint.
+"""
+import pathlib
+import shutil
+import tomllib
+
+GRADER = pathlib.Path(__file__).resolve().parent.parent
+ROOT = GRADER.parent
+MUTANTS = GRADER / "mutants"
+
+
+class Mutant:
+    def __init__(self, path):
+        self.path = pathlib.Path(path)
+        self.lab = int(self.path.parent.name[3:])
+        self.name = self.path.stem
+        data = tomllib.loads(self.path.read_text())
+        self.mistake = data["mistake"]
+        self.file = data["file"]
+        self.fails = data["fails"] if isinstance(data["fails"], list) else [data["fails"]]
+        self.hint = data["hint"]
+        self.edits = data["edit"]
+
+    @property
+    def id(self):
+        return f"lab{self.lab}/{self.name}"
+
+    def apply(self, impl_dir):
+        """Write ``impl_dir/labN/`` as the solution with this mutant's edits; return that folder."""
+        source = ROOT / "solutions" / f"lab{self.lab}"
+        target = pathlib.Path(impl_dir) / f"lab{self.lab}"
+        shutil.copytree(source, target, dirs_exist_ok=True)
+        path = target / self.file
+        text = path.read_text()
+        for edit in self.edits:
+            count = text.count(edit["old"])
+            if count != 1:
+                raise ValueError(f"{self.path}: edit text found {count} times in {self.file} "
+                                 f"(must be exactly once): {edit['old']!r}")
+            text = text.replace(edit["old"], edit["new"])
+        path.write_text(text)
+        return target
+
+
+def all_mutants(lab=None):
+    paths = sorted(MUTANTS.glob(f"lab{lab or '*'}/*.toml"))
+    return [Mutant(p) for p in paths]

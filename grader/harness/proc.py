@@ -1,0 +1,239 @@
+"""Start the programs under test, read what they print, and stop them.
+
+Every program is started in a process group of its own, with only descriptors
+0-2 open, and recorded in a registry; :func:`kill_all` (called by the checks'
+fixture at teardown) kills each group, so nothing a check started survives it.
+Output is read by background threads into bounded buffers, so a program that
+floods stdout neither blocks nor eats the grader's memory.
+"""
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+
+from . import timing
+
+#: Bytes kept of each output stream; the rest is counted, not stored.
+OUTPUT_CAP = 32 * 1024 * 1024
+
+_registry = []
+_registry_lock = threading.Lock()
+
+
+class Stream:
+    """What one pipe of a program carried, filled by a reader thread."""
+
+    def __init__(self, pipe, cap=OUTPUT_CAP):
+        self.data = bytearray()
+        self.total = 0
+        self.closed = False
+        self._cap = cap
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._pump, args=(pipe,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, pipe):
+        try:
+            while True:
+                chunk = pipe.read1(65536) if hasattr(pipe, "read1") else pipe.read(65536)
+                if not chunk:
+                    break
+                with self._cond:
+                    self.total += len(chunk)
+                    room = self._cap - len(self.data)
+                    if room > 0:
+                        self.data += chunk[:room]
+                    self._cond.notify_all()
+        except (OSError, ValueError):
+            pass
+        finally:
+            with self._cond:
+                self.closed = True
+                self._cond.notify_all()
+            try:
+                pipe.close()
+            except OSError:
+                pass
+
+    def wait_until(self, predicate, timeout):
+        """Wait until ``predicate(data)`` is true or the pipe closed; return its last value."""
+        deadline = timing.Deadline(timeout)
+        with self._cond:
+            while True:
+                result = predicate(bytes(self.data))
+                if result or self.closed or deadline.expired():
+                    return result
+                self._cond.wait(min(deadline.left(), 0.5))
+
+    def wait_closed(self, timeout):
+        """Wait for end of file on the pipe; return True when it came."""
+        self.wait_until(lambda _data: False, timeout)
+        return self.closed
+
+    def bytes(self):
+        with self._cond:
+            return bytes(self.data)
+
+
+VALGRIND_LINE = re.compile(rb"^==\d+==")
+
+
+class Program:
+    """A program under test, running (or finished) in its own process group."""
+
+    def __init__(self, argv, shown, env, stdin, cwd, valgrind):
+        self.shown = shown
+        self.valgrind = valgrind
+        self.started = time.monotonic()
+        self.popen = subprocess.Popen(
+            argv, stdin=subprocess.PIPE if stdin is None else stdin,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=env, cwd=cwd, close_fds=True, start_new_session=True)
+        self.pid = self.popen.pid
+        self.stdout = Stream(self.popen.stdout)
+        self.stderr = Stream(self.popen.stderr)
+        self._stdin_thread = None
+        with _registry_lock:
+            _registry.append(self)
+
+    # -- input ---------------------------------------------------------------
+    def feed(self, data, close=True):
+        """Write ``data`` to stdin from a thread (so a full pipe never blocks the check)."""
+        def pump():
+            try:
+                if data:
+                    self.popen.stdin.write(data)
+                    self.popen.stdin.flush()
+            except (BrokenPipeError, OSError, ValueError):
+                pass
+            if close:
+                self.close_stdin()
+        self._stdin_thread = threading.Thread(target=pump, daemon=True)
+        self._stdin_thread.start()
+
+    def close_stdin(self):
+        try:
+            if self.popen.stdin:
+                self.popen.stdin.close()
+        except (BrokenPipeError, OSError, ValueError):
+            pass
+
+    # -- output --------------------------------------------------------------
+    def out(self):
+        """Everything the program wrote to stdout so far."""
+        return self.stdout.bytes()
+
+    def err(self):
+        """What the program itself wrote to stderr (Valgrind's lines left out)."""
+        lines = self.stderr.bytes().splitlines(keepends=True)
+        return b"".join(line for line in lines if not VALGRIND_LINE.match(line))
+
+    def valgrind_log(self):
+        """Valgrind's own lines of stderr, as text, without their ``==PID==`` prefix."""
+        lines = self.stderr.bytes().decode("utf-8", "replace").splitlines()
+        return [re.sub(r"^==\d+== ?", "", line) for line in lines if re.match(r"^==\d+==", line)]
+
+    def lines(self):
+        """The stdout lines so far, decoded leniently, without line ends."""
+        return self.out().decode("utf-8", "replace").splitlines()
+
+    def wait_line(self, pattern, timeout, start=0):
+        """Wait for a complete stdout line matching ``pattern`` (a regex, fully matched).
+
+        Only lines from index ``start`` on are looked at.  Returns the match, or
+        None when the deadline passed or stdout closed first.
+        """
+        regex = re.compile(pattern)
+
+        def find(data):
+            lines = data.split(b"\n")[:-1]  # the last piece is not a complete line yet
+            for line in lines[start:]:
+                m = regex.fullmatch(line.decode("utf-8", "replace").rstrip("\r"))
+                if m:
+                    return m
+            return None
+        return self.stdout.wait_until(find, timeout)
+
+    def wait_stdout_bytes(self, count, timeout):
+        """Wait until stdout holds ``count`` bytes (or closed); return what it holds."""
+        self.stdout.wait_until(lambda data: len(data) >= count, timeout)
+        return self.out()
+
+    # -- life ----------------------------------------------------------------
+    def poll(self):
+        return self.popen.poll()
+
+    def wait(self, timeout):
+        """Wait for the program to exit; return its status, or None if it is still running.
+
+        A status is negative (-signal) when a signal killed it.  Output pipes are
+        drained too (briefly), so what it printed last is there.
+        """
+        try:
+            code = self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        self.stdout.wait_closed(1.0)
+        self.stderr.wait_closed(1.0)
+        return code
+
+    def signal(self, sig):
+        """Send ``sig`` to the program itself (not its group)."""
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def stop(self, sig, timeout, every=0.5):
+        """Send ``sig`` (again every ``every`` s), wait for the exit; return the status or None.
+
+        Sending again is what a user pressing Ctrl-C twice does.  It is needed
+        because the classic stop-flag loop has a window (between testing the
+        flag and blocking in read()/accept()) where one signal is not noticed.
+        """
+        deadline = timing.Deadline(timeout)
+        while True:
+            self.signal(sig)
+            code = self.wait(min(every, deadline.left()))
+            if code is not None or deadline.expired():
+                return code
+
+    def kill(self):
+        """Kill the whole process group and reap the program."""
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.close_stdin()
+        try:
+            self.popen.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        for stream in (self.stdout, self.stderr):
+            stream.wait_closed(0.5)
+
+    def elapsed(self):
+        return time.monotonic() - self.started
+
+
+def kill_all():
+    """Kill every program started so far (teardown)."""
+    with _registry_lock:
+        programs = list(_registry)
+        _registry.clear()
+    for program in programs:
+        program.kill()
+
+
+def describe_status(code):
+    """A status as words: ``exit status 1``, ``killed by SIGSEGV``, ``still running``."""
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return "killed by " + signal.Signals(-code).name
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"

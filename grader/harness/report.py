@@ -1,0 +1,126 @@
+"""What a student reads: failures that say what was done, expected and got, and the checklist.
+
+A check fails by raising :class:`CheckFailed` (usually through :func:`fail`);
+the checks' plugin turns it into one block of the report.  Bytes are always
+shown readably (``\\n``, ``\\x00``) and bounded, so a flood of output never
+floods the report.
+"""
+import re
+import textwrap
+
+#: How many bytes of a value the report shows at most (head and tail).
+SHOW_LIMIT = 160
+#: How many lines of a program's stderr the report shows at most.
+STDERR_LINES = 8
+
+
+class CheckFailed(AssertionError):
+    """A check's failure, with the evidence a student can act on."""
+
+    def __init__(self, did, expected=None, got=None, hint=None, stderr=None, note=None):
+        super().__init__(did)
+        self.did = did
+        self.expected = expected
+        self.got = got
+        self.hint = hint
+        self.stderr = stderr
+        self.note = note
+
+    def render(self):
+        """The failure as indented text lines."""
+        rows = [("did", self.did), ("expected", self.expected), ("got", self.got)]
+        if self.stderr is not None:
+            rows.append(("stderr", stderr_tail(self.stderr)))
+        rows += [("note", self.note), ("hint", self.hint)]
+        out = []
+        for label, value in rows:
+            if value is None or value == "":
+                continue
+            lines = str(value).splitlines() or [""]
+            out.append(f"  {label + ':':<10}{lines[0]}")
+            out.extend(" " * 12 + line for line in lines[1:])
+        return "\n".join(out)
+
+
+def fail(did, expected=None, got=None, hint=None, stderr=None, note=None):
+    """Fail the running check with evidence (see :class:`CheckFailed`)."""
+    raise CheckFailed(did, expected, got, hint, stderr, note)
+
+
+_ESCAPES = {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t", 0x00: "\\0", 0x5C: "\\\\"}
+
+
+def _escape(data):
+    return "".join(_ESCAPES.get(b, chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}") for b in data)
+
+
+def show(data, limit=SHOW_LIMIT):
+    """Bytes (or text) shown readably in quotes, bounded: ``"Hello\\n"`` or ``(nothing)``."""
+    if data is None:
+        return "(nothing)"
+    if isinstance(data, str):
+        data = data.encode("utf-8", "replace")
+    if not data:
+        return "(nothing: 0 bytes)"
+    if len(data) <= limit:
+        return '"' + _escape(data) + '"'
+    half = limit // 2
+    return f'"{_escape(data[:half])}" ... "{_escape(data[-half:])}" ({len(data)} bytes in all)'
+
+
+def first_difference(expected, got):
+    """Describe where two byte strings first differ, with a little context."""
+    n = min(len(expected), len(got))
+    for i in range(n):
+        if expected[i] != got[i]:
+            break
+    else:
+        i = n
+        if len(expected) == len(got):
+            return "they are equal"
+    lo = max(0, i - 16)
+    return (f"first difference at byte {i}: expected {show(expected[lo:i + 16])}, "
+            f"got {show(got[lo:i + 16])}")
+
+
+def stderr_tail(data, lines=STDERR_LINES):
+    """The last lines of a program's stderr, readable and bounded."""
+    if isinstance(data, bytes):
+        data = data.decode("utf-8", "replace")
+    rows = [line for line in data.splitlines() if line.strip()]
+    if not rows:
+        return "(empty)"
+    cut = rows[-lines:]
+    shown = [line if len(line) <= 200 else line[:200] + " ..." for line in cut]
+    if len(rows) > lines:
+        shown.insert(0, f"... ({len(rows) - lines} earlier lines)")
+    return "\n".join(shown)
+
+
+def render_checklist(results):
+    """The student's checklist from a results dict (see the checks' plugin)."""
+    lab = results["lab"]
+    out = [f"sockets-lab, lab {lab}: {results.get('title', '')}".rstrip(": "),
+           f"programs from {results.get('source', '?')}", ""]
+    build = results.get("build_output", "").strip()
+    if build:
+        out.append("compiler output:")
+        out.extend("  " + line for line in build.splitlines()[:40])
+        out.append("")
+    width = max([len(c["name"]) for c in results["checks"]] + [10])
+    for check in results["checks"]:
+        mark = "PASS" if check["status"] == "passed" else "FAIL"
+        out.append(f"  {mark}  {check['name']:<{width}}  {check['score']:>3g}/{check['max_score']:g}")
+    failed = [c for c in results["checks"] if c["status"] != "passed"]
+    for check in failed:
+        out += ["", f"FAIL {check['name']} ({check['score']:g}/{check['max_score']:g}): {check['title']}",
+                check["output"]]
+    passed = len(results["checks"]) - len(failed)
+    out += ["", f"lab {lab}: {results['score']:g}/{results['max_score']:g} points "
+                f"({passed} of {len(results['checks'])} checks passed)"]
+    return "\n".join(out)
+
+
+def wrap(text, width=88):
+    """Wrap prose for the report."""
+    return "\n".join(textwrap.wrap(re.sub(r"\s+", " ", text), width))

@@ -1,0 +1,48 @@
+"""Helpers for the grader's own tests: run the grader on an implementation, read its results."""
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+GRADER = pathlib.Path(__file__).resolve().parent.parent
+ROOT = GRADER.parent
+
+
+class Graded:
+    """The outcome of grading one implementation of one lab."""
+
+    def __init__(self, proc, results):
+        self.returncode = proc.returncode
+        self.stdout = proc.stdout
+        self.results = results
+        self.checks = {c["name"]: c for lab in results.get("labs", []) for c in lab["checks"]}
+
+    @property
+    def score(self):
+        return sum(lab["score"] for lab in self.results["labs"])
+
+    def failed(self):
+        return sorted(n for n, c in self.checks.items() if c["status"] != "passed")
+
+
+def grade(lab, impl, tmp_path, checks=(), build_root=None, timeout=300, env=None):
+    """Run grader/grade.py on ``impl`` (a folder with labN/); return a :class:`Graded`."""
+    out = tmp_path / f"results-{lab}.json"
+    argv = [sys.executable, str(GRADER / "grade.py"), str(lab), "--impl", str(impl),
+            "--results-json", str(out)]
+    if build_root:
+        argv += ["--build-root", str(build_root)]
+    if checks:
+        argv += ["--", "-k", " or ".join(f"test_{c}" for c in checks)]
+    proc = subprocess.run(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          timeout=timeout, text=True, env=env)
+    results = json.loads(out.read_text()) if out.exists() else {"labs": []}
+    return Graded(proc, results)
+
+
+@pytest.fixture
+def grader():
+    return grade

@@ -1,0 +1,90 @@
+"""The kit's promises about its labs: solutions pass, skeletons fail, every check can fail.
+
+- every reference solution scores 100/100, and each lab's points add up to 100;
+- every untouched skeleton fails with a readable checklist, and is what
+  tools/skeletons.py generates from its solution;
+- every mutant (grader/mutants) fails the checks it names, with its hint;
+- every check has at least one mutant that proves it can fail.
+"""
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from harness.lab import LABS
+from harness.mutants import all_mutants
+
+from conftest import GRADER, ROOT, grade
+
+LINUX_LABS = [1, 2, 3, 4, 5]
+GRADED = [n for n in LINUX_LABS if (GRADER / "checks" / f"test_lab{n}.py").exists()]
+MUTANTS = [m for m in all_mutants() if m.lab in GRADED]
+
+
+@pytest.fixture(scope="session")
+def solution_results(tmp_path_factory):
+    """Each lab's solution graded once (session-wide): {lab: Graded}."""
+    cache = {}
+
+    def get(lab):
+        if lab not in cache:
+            cache[lab] = grade(lab, ROOT / "solutions", tmp_path_factory.mktemp(f"sol{lab}"))
+        return cache[lab]
+    return get
+
+
+@pytest.mark.parametrize("lab", GRADED)
+def test_solution_scores_full_marks(lab, solution_results):
+    graded = solution_results(lab)
+    assert graded.failed() == [], graded.stdout
+    assert graded.score == 100, graded.stdout
+    assert graded.returncode == 0
+    assert f"lab {lab}: 100/100 points" in graded.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("lab", GRADED)
+def test_points_add_up_to_100(lab, solution_results):
+    checks = solution_results(lab).checks
+    assert checks, "no checks ran"
+    assert sum(c["max_score"] for c in checks.values()) == 100
+    assert all(c["max_score"] > 0 for c in checks.values()), "a check without points"
+
+
+@pytest.mark.parametrize("lab", GRADED)
+def test_skeleton_fails_readably(lab, tmp_path):
+    graded = grade(lab, ROOT / "labs", tmp_path, build_root=tmp_path / "build")
+    assert graded.returncode == 1
+    assert 0 <= graded.score < 100
+    last = graded.stdout.strip().splitlines()[-1]
+    assert last.startswith(f"lab {lab}: ") and "checks passed)" in last
+    assert "Traceback" not in graded.stdout
+    assert "internal error" not in graded.stdout
+    assert "FAIL" in graded.stdout and "expected:" in graded.stdout
+
+
+def test_skeletons_are_generated_from_the_solutions():
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "skeletons.py"), "--check"],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.returncode == 0, proc.stdout
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.id for m in MUTANTS])
+def test_mutant_fails_its_check_with_its_hint(mutant, tmp_path):
+    impl = tmp_path / "impl"
+    mutant.apply(impl)
+    graded = grade(mutant.lab, impl, tmp_path, checks=mutant.fails)
+    assert "internal error" not in graded.stdout, graded.stdout
+    for name in mutant.fails:
+        assert name in graded.checks, f"{mutant.id}: no check named {name}"
+        check = graded.checks[name]
+        assert check["status"] == "failed", f"{mutant.id} passed {name}: {mutant.mistake}"
+        assert mutant.hint in check["output"], (
+            f"{mutant.id}: {name} failed without the hint {mutant.hint!r}:\n{check['output']}")
+
+
+@pytest.mark.parametrize("lab", GRADED)
+def test_every_check_has_a_mutant(lab, solution_results):
+    proven = {name for m in MUTANTS if m.lab == lab for name in m.fails}
+    unproven = sorted(set(solution_results(lab).checks) - proven)
+    assert unproven == [], f"lab {lab}: checks that no mutant proves can fail: {unproven}"
