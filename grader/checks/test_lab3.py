@@ -139,7 +139,9 @@ def test_backlog_queues_clients_in_order(lab):
         data = client.recv_until_eof(3)
         if data != GREETING:
             fail(did + f", then read from client {n}", expected=show(GREETING), got=show(data),
-                 stderr=server.err(), hint=greeting_hint(data, client.eof))
+                 stderr=server.err(), hint=greeting_hint(data, client.eof) or (
+                     "this client was never served: it did not fit in the listen queue; "
+                     "listen(fd, 5) lets 5 connections wait for accept()" if not data else None))
     server.wait_line(CONNECTION, timing.seconds(2), start=5)
     ports = [int(line.rsplit(":", 1)[1]) for line in server.lines()[1:]
              if line.startswith("connection from ")]
@@ -202,7 +204,7 @@ def fragments(conn, _server):
 def test_client_reads_until_end_of_file(lab):
     """the client prints the greeting whole when it arrives in fragments (reads until end of file)"""
     with net.FakeTcpServer(fragments) as fake:
-        client = lab.run(CLIENT, "127.0.0.1", fake.port, short_io=3)
+        client = lab.run(CLIENT, "127.0.0.1", fake.port, short_read=3)
     out, status = client.out(), client.poll()
     if out != GREETING or status != 0:
         hint = None

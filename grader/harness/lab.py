@@ -9,7 +9,7 @@ import pathlib
 import re
 import signal
 
-from . import build, proc, strace, timing, valgrind
+from . import build, proc, sandbox, strace, timing, valgrind
 from .report import fail, show
 
 ROOT = build.ROOT
@@ -49,6 +49,10 @@ class Lab:
     def __init__(self, number, src, out):
         self.number = number
         self.title, self.programs = LABS[number]
+        #: The server's and the client's program names, so that one check can serve two
+        #: labs (lab 6 runs lab 4's behaviour checks against its Winsock programs).
+        self.server = next((p for p in self.programs if "server" in p), None)
+        self.client = next((p for p in self.programs if "client" in p), None)
         self.src = pathlib.Path(src)
         self.out = pathlib.Path(out)
         self.built = build.build_programs(self.src, self.out, self.programs)
@@ -76,12 +80,13 @@ class Lab:
         return self.out / f"{stem}.{os.getpid()}.{self._logs}.log"
 
     # -- starting programs -------------------------------------------------------
-    def start(self, name, *args, linebuf=True, short_io=None, use_valgrind=False,
+    def start(self, name, *args, linebuf=True, short_read=None, short_write=None, use_valgrind=False,
               strace_log=None, strace_trace=None, strace_inject=None, stdin=None):
         """Start program ``name`` with ``args``; return a :class:`harness.proc.Program`.
 
         linebuf        stdout line-buffered by the shim (the flush check turns it off)
-        short_io       cap every TCP read/write at this many bytes
+        short_read     cap every TCP read/recv at this many bytes (one read is not one message)
+        short_write    cap every TCP write/send at this many bytes (a short write every time)
         use_valgrind   run under memcheck (leaks, invalid accesses, descriptors)
         strace_*       run under strace, logging to ``strace_log``
         """
@@ -90,14 +95,17 @@ class Lab:
         extra = {"LD_PRELOAD": str(self.shim)}
         if linebuf:
             extra["GRADER_LINEBUF"] = "1"
-        if short_io:
-            extra["GRADER_SHORT_IO"] = str(short_io)
+        if short_read:
+            extra["GRADER_SHORT_READ"] = str(short_read)
+        if short_write:
+            extra["GRADER_SHORT_WRITE"] = str(short_write)
         prefix = []
         if use_valgrind:
             prefix = list(valgrind.ARGS)
         elif strace_log:
             prefix = strace.argv(strace_log, strace_trace, strace_inject)
         shown = " ".join([name] + args)
+        prefix = sandbox.prefix() + prefix  # grader/run_all: limits, own user (else empty)
         return proc.Program(prefix + [binary] + args, shown, minimal_env(extra), stdin,
                             str(self.out), use_valgrind)
 

@@ -13,7 +13,7 @@ import subprocess
 import threading
 import time
 
-from . import timing
+from . import sandbox, timing
 
 #: Bytes kept of each output stream; the rest is counted, not stored.
 OUTPUT_CAP = 32 * 1024 * 1024
@@ -225,6 +225,7 @@ def kill_all():
         _registry.clear()
     for program in programs:
         program.kill()
+    sandbox.kill_strays()  # under grader/run_all: what escaped its group (setsid, double fork)
 
 
 def describe_status(code):

@@ -68,6 +68,20 @@ def show(data, limit=SHOW_LIMIT):
     return f'"{_escape(data[:half])}" ... "{_escape(data[-half:])}" ({len(data)} bytes in all)'
 
 
+def difference_at(expected, got):
+    """The index of the first byte where two byte strings differ (None when equal)."""
+    for i, (a, b) in enumerate(zip(expected, got)):
+        if a != b:
+            return i
+    return None if len(expected) == len(got) else min(len(expected), len(got))
+
+
+def lost_at_nul(expected, got):
+    """True when ``got`` first parts from ``expected`` at a NUL byte of ``expected``: strlen's mark."""
+    i = difference_at(expected, got)
+    return i is not None and i < len(expected) and expected[i] == 0 and len(got) < len(expected)
+
+
 def first_difference(expected, got):
     """Describe where two byte strings first differ, with a little context."""
     n = min(len(expected), len(got))

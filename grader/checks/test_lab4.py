@@ -1,0 +1,539 @@
+"""Lab 4: the iterative TCP echo server and its client.  Contract: shared/spec/LABS.md, "Lab 4";
+handout labs/lab4/README.md.
+
+Programs: ``echo_server PORT [MAX_CLIENTS]`` and ``echo_client HOST PORT``.  The behaviour
+checks use ``lab.server`` and ``lab.client`` rather than fixed names, so that lab 6
+(grader/checks/test_lab6.py) runs the very same checks against its Winsock programs.
+Short reads and writes are rare on loopback, so the checks that need them force them
+with the grader's shim (``short_io``): a server that drops the rest of a short write,
+or a client that takes one read for one line, fails every time, not by luck.
+"""
+import os
+import random
+import re
+import signal
+import threading
+import time
+
+import pytest
+
+from harness import common, net, proc, timing
+from harness.lab import READY, stop_server
+from harness.report import fail, first_difference, lost_at_nul, show
+
+pytestmark = pytest.mark.lab4
+READY_LINE = r"listening on 0\.0\.0\.0:(\d+)"
+CONNECTION = r"connection from (\d+\.\d+\.\d+\.\d+):(\d+)"
+CLOSED = r"closed (\d+\.\d+\.\d+\.\d+):(\d+) \((\d+) bytes\)"
+#: Bytes of binary data through the server in the big-transfer checks.
+MIB = 1 << 20
+
+
+def payload(size, seed=4):
+    """``size`` reproducible random bytes, NUL bytes and newlines included."""
+    return random.Random(seed).randbytes(size)
+
+
+def echo_hint(sent, got, eof):
+    """Name the likely mistake behind an echo that differs from what was sent."""
+    if got.startswith(sent) and got[len(sent):].strip(b"\0") == b"" and len(got) > len(sent):
+        return ("the echo carries extra NUL bytes: write back exactly the n bytes read() "
+                "returned, not the buffer size (sizeof buf)")
+    if lost_at_nul(sent, got):
+        return ("the echo loses bytes at a NUL byte: never use strlen() on received data, "
+                "use the n that read() returned")
+    if len(got) > len(sent):
+        return ("more bytes came back than were sent: write back exactly the n bytes read() "
+                "returned (not the buffer size, not strlen(buf))")
+    if sent.startswith(got):
+        zero = sent.find(b"\0")
+        if zero != -1 and len(got) <= zero + 16 and len(got) >= zero - 16 and len(got) < len(sent):
+            return ("the echo stops near the first NUL byte: never use strlen() on received "
+                    "data, use the n that read() returned")
+        if eof:
+            return ("the server closed before echoing everything: keep reading and writing "
+                    "until read() returns 0, and finish every short write (loop on write())")
+        return ("bytes are missing: a write() may write fewer bytes than asked; loop until all "
+                "n bytes are written (and never drop the rest of a short write)")
+    if len(got) < len(sent):
+        return ("bytes are missing from the middle of the echo: a write() may write fewer bytes "
+                "than asked; loop on write() until all n bytes are out (Stevens' writen)")
+    return "bytes came back changed or out of order: send back the buffer as read, unchanged"
+
+
+def roundtrip(port, data, timeout=10, step=None):
+    """Connect, send ``data`` (from a thread) while reading the echo, half-close, wait for EOF.
+
+    Returns (client, echoed bytes).  ``step`` sends that many bytes at a time.
+    """
+    client = net.TcpClient(port)
+    errors = []
+
+    def sender():
+        try:
+            if step:
+                client.send_slowly(data, step)
+            else:
+                client.send(data)
+            client.shutdown_write()
+        except OSError as exc:
+            errors.append(exc)
+    thread = threading.Thread(target=sender, daemon=True)
+    thread.start()
+    got = client.recv_exact(len(data), timeout)
+    if len(got) == len(data):
+        got += client.recv_until_eof(3)  # anything extra, then end of file
+    thread.join(timeout=1)
+    return client, got
+
+
+def expect_echo(port, data, did, server=None, **kw):
+    client, got = roundtrip(port, data, **kw)
+    if got != data or not client.eof:
+        fail(did, expected=f"the same {len(data)} bytes back, then end of file",
+             got=f"{len(got)} bytes: {show(got)}" + ("" if client.eof else "; no end of file"),
+             note=first_difference(data, got) if got != data else None,
+             stderr=server.err() if server else None,
+             hint=echo_hint(data, got, client.eof) if got != data else
+             "after the client closes its side (read() returns 0), close the connection socket")
+    return client
+
+
+def log_lines(server, pattern):
+    return [m for m in (re.fullmatch(pattern, line) for line in server.lines()) if m]
+
+
+def open_fds(pid):
+    """How many descriptors process ``pid`` has open (None where /proc cannot tell)."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return None
+
+
+# -- the server ----------------------------------------------------------------------------
+
+
+@pytest.mark.points(3)
+def test_builds_without_warnings(lab):
+    """echo_server.c and echo_client.c compile without a warning (-std=c11 -Wall -Wextra)"""
+    common.no_warnings(lab, [lab.server, lab.client])
+
+
+@pytest.mark.points(3)
+def test_server_ready_line(lab):
+    """`echo_server 0` prints `listening on 0.0.0.0:PORT` with the real port, and accepts there"""
+    server, port = lab.start_server(lab.server, 0)
+    try:
+        net.TcpClient(port, timeout=2).close()
+    except OSError as exc:
+        fail(f"started `{server.shown}`, then connected to the port it printed ({port})",
+             expected="the connection is accepted", got=str(exc), stderr=server.err(),
+             hint="print ntohs() of the port getsockname() reports" if port != 0 else None)
+
+
+@pytest.mark.points(6)
+def test_echoes_one_client(lab):
+    """a client's lines come back exactly, then end of file when the client closes its side"""
+    server, port = lab.start_server(lab.server, 0)
+    expect_echo(port, b"hello\nsecond line\n", f"started `{server.shown}`, sent two lines and "
+                                                 "closed my side", server)
+
+
+@pytest.mark.points(3)
+def test_server_log_lines(lab):
+    """the server prints `connection from IP:PORT` and `closed IP:PORT (N bytes)` for each client"""
+    server, port = lab.start_server(lab.server, 0)
+    data = b"twelve bytes"
+    client = expect_echo(port, data, f"echoed {len(data)} bytes through `{server.shown}`", server)
+    want_conn = f"connection from 127.0.0.1:{client.local_port}"
+    want_closed = f"closed 127.0.0.1:{client.local_port} ({len(data)} bytes)"
+    server.wait_line(CLOSED, timing.seconds(3))
+    lines = server.lines()[1:]
+    did = f"echoed {len(data)} bytes from 127.0.0.1:{client.local_port}, then read the server's stdout"
+    if lines[:2] != [want_conn, want_closed]:
+        hint = None
+        text = " ".join(lines)
+        if str(net.swapped(client.local_port)) in text:
+            hint = "the client's port is byte-swapped: ntohs(addr.sin_port)"
+        elif re.search(r"\((\d+) bytes\)", text) and f"({len(data)} bytes)" not in text:
+            hint = "N counts the bytes echoed back to this client: add up what write_all sent"
+        fail(did, expected=f"{want_conn}\n{want_closed}", got="\n".join(lines[:4]) or "(no line)",
+             hint=hint or "print both lines, each flushed, for every client")
+
+
+@pytest.mark.points(7)
+@pytest.mark.deadline(20)
+def test_echoes_1mib_of_binary_data(lab):
+    """1 MiB of random binary data, NUL bytes included, comes back intact"""
+    server, port = lab.start_server(lab.server, 0)
+    expect_echo(port, payload(MIB), f"sent 1 MiB of random bytes to `{server.shown}` while reading "
+                                    "the echo", server, timeout=15)
+
+
+@pytest.mark.points(3)
+def test_peer_sending_one_byte_at_a_time(lab):
+    """a client that sends one byte at a time gets every byte back"""
+    server, port = lab.start_server(lab.server, 0)
+    data = b"one byte at a time\n\0binary\xff too\n" * 4
+    expect_echo(port, data, f"sent {len(data)} bytes one at a time (TCP_NODELAY) to "
+                            f"`{server.shown}`", server, step=1)
+
+
+@pytest.mark.points(8)
+@pytest.mark.deadline(20)
+def test_short_writes_are_finished(lab):
+    """with every read and write cut short (at 61 bytes), 256 KiB still comes back whole"""
+    server, port = lab.start_server(lab.server, 0, short_write=61)
+    expect_echo(port, payload(256 * 1024, seed=5),
+                f"started `{server.shown}` with each read()/write() on sockets capped at 61 bytes "
+                "(a short write every time), sent 256 KiB", server, timeout=15)
+
+
+@pytest.mark.points(3)
+@pytest.mark.deadline(20)
+def test_slow_reader_gets_everything(lab):
+    """a client that sends 4 MiB at once and reads slowly still gets every byte (writes block, then finish)"""
+    server, port = lab.start_server(lab.server, 0)
+    data = payload(4 * MIB, seed=6)
+    client = net.TcpClient(port)
+    sender = threading.Thread(target=lambda: (client.send(data), client.shutdown_write()), daemon=True)
+    sender.start()
+    time.sleep(0.3)  # misbehaving on purpose: a slow reader lets the server's buffers fill up
+    got = bytearray()
+    deadline = timing.Deadline(timing.seconds(15))
+    while len(got) < len(data) and not deadline.expired():
+        chunk = client.recv_exact(min(4096, len(data) - len(got)), 2)
+        if not chunk:
+            break
+        got += chunk
+    got = bytes(got)
+    if got != data:
+        fail(f"sent 4 MiB to `{server.shown}` and read the echo 4 KiB at a time",
+             expected=f"all {len(data)} bytes back, unchanged", got=f"{len(got)} bytes",
+             note=first_difference(data, got), stderr=server.err(), hint=echo_hint(data, got, client.eof))
+
+
+@pytest.mark.points(5)
+@pytest.mark.deadline(30)
+def test_100_clients_in_sequence(lab):
+    """100 clients one after another are all echoed, and the server's descriptors do not grow"""
+    server, port = lab.start_server(lab.server, 0)
+    expect_echo(port, b"client 0\n", f"echoed client 0 of `{server.shown}`", server)
+    before = open_fds(server.pid)
+    for n in range(1, 100):
+        expect_echo(port, f"client {n}\n".encode(), f"echoed client {n} of 100 in sequence", server)
+    server.wait_line(CLOSED, timing.seconds(3), start=199)
+    after = open_fds(server.pid)
+    if before is not None and after is not None and after > before:
+        fail(f"echoed 100 clients in sequence through `{server.shown}`, counting its open "
+             "descriptors (/proc/PID/fd) after the first and after the last",
+             expected=f"{before} descriptors both times", got=f"{before}, then {after}",
+             hint="close() the connection socket of every client (shutdown() is not enough)")
+
+
+@pytest.mark.points(5)
+def test_second_client_served_after_the_first(lab):
+    """a client that connects while another is served waits in the backlog and is served next"""
+    server, port = lab.start_server(lab.server, 0)
+    first = net.TcpClient(port)
+    first.send(b"first\n")
+    if first.recv_exact(6, 3) != b"first\n":
+        fail(f"connected a first client to `{server.shown}`", expected="its echo",
+             got=show(first.received), stderr=server.err())
+    did = ("connected client A, then client B (which sent a line) while A was served; "
+           "A sent again, then closed")
+    try:
+        second = net.TcpClient(port)
+        second.send(b"second\n")
+        early = second.recv_exact(7, 0.3)  # an iterative server must not answer it yet
+        first.send(b"again\n")
+        again = first.recv_exact(6, 3)
+        first.shutdown_write()
+        first.recv_until_eof(3)
+        late = early + second.recv_exact(7 - len(early), 3)
+        second.shutdown_write()
+        second.recv_until_eof(3)
+    except OSError as exc:
+        fail(did, expected="both clients served, one after the other",
+             got=f"{type(exc).__name__}: {exc}; the server: {proc.describe_status(server.wait(1))}",
+             stderr=server.err(), hint="after one client, go back to accept() for the next: the "
+                                       "server must not stop after its first client")
+    if again != b"again\n" or late != b"second\n":
+        fail(did, expected="A's echo while A is served, then B's echo after A has gone",
+             got=f"A got {show(again)}, B got {show(late)}", stderr=server.err(),
+             hint="after one client, go back to accept() for the next: the server must not stop "
+                  "after its first client")
+    server.wait_line(CLOSED, timing.seconds(3), start=4)
+    events = [line.split(" ")[0] + " " + line.split(" ")[2].split(":")[1]
+              if line.startswith("connection") else line.split(" ")[0] + " " + line.split(" ")[1].split(":")[1]
+              for line in server.lines()[1:] if line.startswith(("connection from", "closed"))]
+    want = [f"connection {first.local_port}", f"closed {first.local_port}",
+            f"connection {second.local_port}", f"closed {second.local_port}"]
+    if early or events[:4] != want:
+        fail(did, expected="served one at a time: " + ", ".join(want),
+             got=(f"B was answered while A was still served ({show(early)}); " if early else "")
+             + "log: " + (", ".join(events) or "(nothing)"),
+             hint="an iterative server serves one client to the end, then accepts the next")
+
+
+@pytest.mark.points(4)
+def test_client_that_resets_ends_only_its_session(lab):
+    """a client that resets mid-echo ends its own session; the next client is served"""
+    server, port = lab.start_server(lab.server, 0)
+    client = net.TcpClient(port)
+    client.send(payload(64 * 1024, seed=7))
+    client.recv_exact(1, 3)
+    client.reset()
+    try:
+        expect_echo(port, b"still there?\n", f"reset a client of `{server.shown}` in the middle "
+                                             "of its echo, then connected another", server)
+    except (OSError, AssertionError):
+        if server.wait(1) is None:
+            raise
+    if server.poll() is not None:
+        fail("reset a client mid-echo, then connected another", expected="the server still running",
+             got=proc.describe_status(server.poll()), stderr=server.err(),
+             hint="a reset client ends its own session only: when read() or write() fails with "
+                  "ECONNRESET or EPIPE, close that connection and go back to accept()")
+
+
+@pytest.mark.points(5)
+def test_client_that_vanishes_does_not_kill_the_server(lab):
+    """a client that closes without reading its echo does not kill the server (SIGPIPE)"""
+    server, port = lab.start_server(lab.server, 0, short_write=512)
+    client = net.TcpClient(port)
+    server.wait_line(CONNECTION, timing.seconds(3), start=1)
+    # Stopped, the server cannot echo: our side closes with nothing unread (an orderly
+    # close), and every write the server makes after the first meets a closed socket.
+    server.signal(signal.SIGSTOP)
+    try:
+        client.send(payload(64 * 1024, seed=8))
+        client.close()
+    finally:
+        server.signal(signal.SIGCONT)
+    try:
+        expect_echo(port, b"next\n", f"sent 64 KiB to `{server.shown}` and closed without reading "
+                                     "the echo, then connected another client", server)
+    except (OSError, AssertionError) as exc:
+        status = server.wait(1)
+        if status == -signal.SIGPIPE:
+            fail("sent 64 KiB and closed without reading the echo",
+                 expected="the server goes on with the next client",
+                 got="the server was killed by SIGPIPE", stderr=server.err(),
+                 hint="writing to a socket whose peer has gone raises SIGPIPE, which kills the "
+                      "process: ignore it (signal(SIGPIPE, SIG_IGN)) and handle EPIPE from write()")
+        if isinstance(exc, OSError):
+            fail("sent 64 KiB, closed without reading, then connected another client",
+                 expected="the next client is served", got=f"{type(exc).__name__}: {exc}; server "
+                 f"{proc.describe_status(status)}", stderr=server.err())
+        raise
+
+
+@pytest.mark.points(4)
+def test_max_clients_then_exit(lab):
+    """`echo_server 0 2` serves two clients, closes everything and exits 0"""
+    server, port = lab.start_server(lab.server, 0, 2)
+    for n in (1, 2):
+        expect_echo(port, f"client {n}\n".encode(), f"echoed client {n} of `{server.shown}`", server)
+    status = server.wait(timing.seconds(3))
+    if status != 0:
+        fail(f"echoed 2 clients of `{server.shown}`, then waited for it to exit",
+             expected="exit status 0 within 3 s", got=proc.describe_status(status),
+             stderr=server.err(), hint="count the clients served; after MAX_CLIENTS close the "
+                                       "listening socket and return 0")
+
+
+@pytest.mark.points(4)
+def test_stops_on_sigint_even_while_serving(lab):
+    """SIGINT stops the server with exit 0, when idle and in the middle of a session"""
+    for busy in (False, True):
+        server, port = lab.start_server(lab.server, 0)
+        client = None
+        if busy:
+            client = net.TcpClient(port)
+            client.send(b"hello\n")
+            client.recv_exact(6, 3)
+        status = stop_server(server, signal.SIGINT)
+        if status != 0:
+            fail(f"started `{server.shown}`" + (", connected a client that stays" if busy else "")
+                 + ", then sent SIGINT", expected="exit status 0 (a clean stop)",
+                 got=proc.describe_status(status), stderr=server.err(),
+                 hint="handle SIGINT with sigaction() without SA_RESTART; when read() or accept() "
+                      "fails with EINTR and the flag is set, close everything and return 0")
+        if client:
+            client.close()
+
+
+@pytest.mark.points(3)
+def test_server_usage_errors(lab):
+    """bad ports and counts are usage errors (exit 2, `usage: ` on stderr)"""
+    for args in ([], ["80x"], ["+80"], ["70000"], ["0", "0"], ["0", "x"], ["0", "1", "2"]):
+        common.expect_usage_error(lab, lab.server, args)
+
+
+@pytest.mark.points(5)
+@pytest.mark.deadline(30)
+def test_server_valgrind_clean(lab):
+    """under Valgrind, a server that echoes two clients: no error, no leak, no descriptor left"""
+    server, port = lab.start_server(lab.server, 0, 2, use_valgrind=True)
+    expect_echo(port, payload(100 * 1024, seed=9), "echoed 100 KiB under Valgrind", server, timeout=15)
+    expect_echo(port, b"bye\n", "echoed a second client under Valgrind", server)
+    status = server.wait(timing.seconds(15))
+    common.valgrind_clean(server, status, f"`echo_server {port} 2` (two clients)")
+
+
+@pytest.mark.points(2)
+def test_flushes_stdout(lab):
+    """the ready line reaches a plain pipe at once (stdout flushed)"""
+    server = lab.start(lab.server, 0, linebuf=False)
+    if not server.wait_line(READY_LINE, timing.seconds(READY)):
+        fail(f"started `{server.shown}` with stdout a plain pipe (no line buffering)",
+             expected="the ready line within 3 s", got=show(server.out()),
+             hint="stdout to a pipe is fully buffered: fflush(stdout) after each line "
+                  "(or setvbuf(stdout, NULL, _IOLBF, 0) once at the start)")
+
+
+# -- the client ----------------------------------------------------------------------------
+
+
+def echo_back(conn, server, piece=None):
+    """A fake echo server: sends back what it reads, ``piece`` bytes at a time if given."""
+    import socket as _socket
+    conn.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+    while True:
+        data = conn.recv(65536)
+        if not data:
+            return
+        server.received += data
+        step = piece or len(data)
+        for i in range(0, len(data), step):
+            conn.sendall(data[i:i + step])
+
+
+def run_client(lab, data, handler=echo_back, **kw):
+    """Run the client against a fake server; return (client program, fake server)."""
+    with net.FakeTcpServer(handler) as fake:
+        client = lab.run(lab.client, "127.0.0.1", fake.port, data=data, timeout=10, **kw)
+    return client, fake
+
+
+def expect_client_output(lab, data, want, what, **kw):
+    client, fake = run_client(lab, data, **kw)
+    out, status = client.out(), client.poll()
+    if out != want or status != 0:
+        hint = None
+        if lost_at_nul(want, out):
+            hint = ("a line with a NUL byte came back cut: never use strlen() on a line, use the "
+                    "length getline() returns")
+        elif want.startswith(out) and out:
+            hint = ("stdout stops early: keep reading until as many bytes came back as you sent "
+                    "(one read() is not one line), and read lines of any length (getline)")
+        elif out.startswith(b"Input message"):
+            hint = "the prompt goes to stderr, and only when stdin is a terminal (isatty)"
+        elif len(out) > len(want):
+            hint = "write exactly the bytes received, not the buffer size"
+        fail(f"ran `{client.shown}` against an echo server, with {what} on stdin",
+             expected=f"stdout the same {len(want)} bytes, exit status 0",
+             got=f"{len(out)} bytes: {show(out)}; {proc.describe_status(status)}",
+             note=first_difference(want, out) if out != want else None,
+             stderr=client.err(), hint=hint)
+    return client, fake
+
+
+@pytest.mark.points(4)
+def test_client_echoes_lines(lab):
+    """the client sends each stdin line and prints the echo; end of file ends it (exit 0)"""
+    data = b"hello\nworld\n"
+    expect_client_output(lab, data, data, show(data))
+
+
+@pytest.mark.points(5)
+@pytest.mark.deadline(20)
+def test_client_long_and_binary_lines(lab):
+    """stdout equals stdin byte for byte: 200 lines, a 100 KB line, NUL bytes, a last line without newline"""
+    rng = random.Random(10)
+    lines = [f"line {n}: {'x' * rng.randrange(80)}\n".encode() for n in range(200)]
+    lines.insert(50, b"A" * 100_000 + b"\n")
+    lines.insert(120, b"nul\0inside\0\xff\xfe\n")
+    data = b"".join(lines) + b"last line without newline"
+    expect_client_output(lab, data, data, "200 lines, one of 100 KB, NUL bytes and a last line "
+                                          "without newline")
+
+
+@pytest.mark.points(5)
+def test_client_reassembles_fragmented_echo(lab):
+    """the echo arriving 3 bytes at a time (and reads capped at 5 bytes) is still printed whole"""
+    data = b"a line that comes back in many pieces\nand another one\n"
+    expect_client_output(lab, data, data, show(data), handler=lambda c, s: echo_back(c, s, piece=3),
+                         short_read=5)
+
+
+@pytest.mark.points(3)
+def test_client_quits_on_q(lab):
+    """a line `q` or `Q` ends the session: nothing after it is sent"""
+    for quit_line in (b"q\n", b"Q\n"):
+        data = b"before\n" + quit_line + b"after\n"
+        client, fake = run_client(lab, data)
+        if bytes(fake.received) != b"before\n":
+            fail(f"ran `{client.shown}` with {show(data)} on stdin",
+                 expected='the server receives only "before\\n"', got=show(bytes(fake.received)),
+                 hint="compare the whole line with \"q\\n\" / \"Q\\n\" before sending it; stop there")
+        expect_client_output(lab, data, b"before\n", show(data))
+
+
+def close_after_first_bytes(conn, server):
+    """A fake server that echoes 3 bytes of the first line, then hangs up."""
+    data = conn.recv(65536)
+    server.received += data
+    conn.sendall(data[:3])
+
+
+@pytest.mark.points(3)
+def test_client_server_closes_early(lab):
+    """when the server closes before echoing everything: `server closed the connection`, exit 1"""
+    client, fake = run_client(lab, b"hello there\n", handler=close_after_first_bytes)
+    err, status = client.err(), client.poll()
+    if b"server closed the connection" not in err.splitlines() or status != 1:
+        fail(f"ran `{client.shown}` against a server that echoes 3 bytes and hangs up",
+             expected="stderr `server closed the connection` and exit status 1",
+             got=f"{proc.describe_status(status)}; stderr {show(err)}",
+             hint="read() returning 0 before all bytes came back means the server is gone: "
+                  "say so on stderr and exit 1 (do not loop forever, do not exit 0)")
+
+
+@pytest.mark.points(2)
+def test_client_connection_refused(lab):
+    """against a closed port: `connect: Connection refused` and exit 1"""
+    port = net.free_port()
+    client = lab.run(lab.client, "127.0.0.1", port, data=b"hello\n")
+    err, status = client.err(), client.poll()
+    if not any(line.startswith(b"connect") and b"refused" in line.lower() for line in err.splitlines()) \
+            or status != 1:
+        fail(f"ran `{client.shown}` where nothing listens",
+             expected="stderr `connect: Connection refused` and exit status 1",
+             got=f"{proc.describe_status(status)}; stderr {show(err)}",
+             hint="check connect()'s return value; on failure report it (perror(\"connect\")) and return 1")
+
+
+@pytest.mark.points(2)
+def test_client_usage_errors(lab):
+    """wrong argument counts and bad ports are usage errors (exit 2)"""
+    for args in ([], ["127.0.0.1"], ["127.0.0.1", "80x"], ["127.0.0.1", "99999"],
+                 ["127.0.0.1", "80", "extra"]):
+        common.expect_usage_error(lab, lab.client, args)
+
+
+@pytest.mark.points(3)
+@pytest.mark.deadline(30)
+def test_client_valgrind_clean(lab):
+    """under Valgrind, the client with long lines: no error, no leak, no descriptor left"""
+    data = b"short\n" + b"B" * 50_000 + b"\nlast\n"
+    with net.FakeTcpServer(echo_back) as fake:
+        client = lab.start(lab.client, "127.0.0.1", fake.port, use_valgrind=True)
+        client.feed(data)
+        status = client.wait(timing.seconds(20))
+    common.valgrind_clean(client, status, f"`echo_client 127.0.0.1 {fake.port}` with a 50 KB line")
+    if client.out() != data:
+        fail("ran the client under Valgrind", expected=f"stdout equal to stdin ({len(data)} bytes)",
+             got=f"{len(client.out())} bytes", note=first_difference(data, client.out()))
