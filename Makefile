@@ -11,7 +11,7 @@ LABS := 1 2 3 4 5 6
 
 .DEFAULT_GOAL := help
 .PHONY: help setup setup-core setup-windows setup-docs $(addprefix lab,$(LABS)) grade test \
-        skeletons docs clean
+        skeletons docs docs-student clean dist-student gradescope autolab
 
 help: ## list the targets
 	@echo "sockets-lab targets:"
@@ -44,8 +44,27 @@ test: setup ## the kit's own test suite (solutions, skeletons, mutants, harness)
 skeletons: ## regenerate labs/labN/*.c from the solutions' markers
 	@$(PYTHON) tools/skeletons.py
 
-docs: setup-docs ## build the Doxygen site into docs/html
-	doxygen Doxyfile
+docs: setup-docs ## build the Doxygen site into docs/html (fails on any warning)
+	@if [ -d solutions ]; then \
+	    doxygen Doxyfile && echo "docs: open docs/html/index.html"; \
+	else \
+	    echo "docs: no solutions/ here (a student kit): building the student edition"; \
+	    mkdir -p build/docs-student && doxygen Doxyfile.student && echo "docs: open build/docs-student/html/index.html"; \
+	fi
+
+docs-student: setup-docs ## the site without the reference solutions, into build/docs-student/html
+	@mkdir -p build/docs-student
+	doxygen Doxyfile.student
+	@echo "docs-student: open build/docs-student/html/index.html"
+
+dist-student: ## the students' archive (no solutions, mutants or hidden checks) in dist/
+	@$(PYTHON) tools/dist.py student
+
+gradescope: ## the Gradescope autograder zip in dist/ (GS_LABS=3: a one-lab assignment)
+	@$(PYTHON) tools/dist.py gradescope --labs "$(GS_LABS)"
+
+autolab: ## Autolab's autograde.tar and autograde-Makefile in dist/
+	@$(PYTHON) tools/dist.py autolab
 
 clean: ## remove everything built
 	rm -rf build docs/html

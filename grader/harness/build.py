@@ -10,6 +10,8 @@ import pathlib
 import shutil
 import subprocess
 
+from . import sandbox
+
 GRADER = pathlib.Path(__file__).resolve().parent.parent
 ROOT = GRADER.parent
 CFLAGS = ["-std=c11", "-Wall", "-Wextra"]
@@ -45,7 +47,8 @@ def build_programs(src, out, programs, cc=None, cflags=None, ldlibs="", exe="", 
             f"SRC={src}", f"OUT={out}", f"PROGRAMS={' '.join(programs)}", f"CC={cc}",
             "CFLAGS=" + " ".join((cflags or CFLAGS) + ["-g"]), f"LDLIBS={ldlibs}", f"EXE={exe}"]
     try:
-        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        # grader/run_all compiles an untrusted submission as its own user, limited (else no prefix)
+        proc = subprocess.run(sandbox.prefix() + argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               timeout=timeout, stdin=subprocess.DEVNULL)
         output = proc.stdout.decode("utf-8", "replace")
     except subprocess.TimeoutExpired:
@@ -64,7 +67,7 @@ def build_programs(src, out, programs, cc=None, cflags=None, ldlibs="", exe="", 
 def warnings_of(source, cc=None, cflags=None, extra=()):
     """Compile ``source`` with -fsyntax-only; return (returncode, compiler output)."""
     argv = [cc or compiler()] + (cflags or CFLAGS) + list(extra) + ["-fsyntax-only", str(source)]
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60,
+    proc = subprocess.run(sandbox.prefix() + argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60,
                           stdin=subprocess.DEVNULL)
     return proc.returncode, proc.stdout.decode("utf-8", "replace").strip()
 

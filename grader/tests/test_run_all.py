@@ -1,0 +1,208 @@
+"""grader/run_all: grading a class, its outputs, and submissions that are not what they should be.
+
+The reference run (no argument) is the instructors' sanity check: full marks, exit 0.
+Bad submissions (a missing lab folder, no C, an archive that does not unpack, a file
+name outside its folder, a symbolic link out of the folder) get a clear note and 0 for
+what is missing; the run never crashes.  Tests use lab 1 (the quickest) where the lab
+does not matter.
+"""
+import csv
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import xml.etree.ElementTree as ET
+import zipfile
+
+import pytest
+
+from conftest import GRADER, ROOT
+
+RUN_ALL = GRADER / "run_all"
+GRADED = [n for n in range(1, 7) if (GRADER / "checks" / f"test_lab{n}.py").exists()]
+
+
+def run_all(*args, timeout=600):
+    proc = subprocess.run([sys.executable, str(RUN_ALL), *map(str, args)], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
+    return proc
+
+
+def gradebook(out):
+    return list(csv.DictReader(io.StringIO((out / "gradebook.csv").read_text())))
+
+
+@pytest.mark.slow
+def test_reference_solutions_score_full_marks(tmp_path):
+    proc = run_all("--out", tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "reference solutions: full marks" in proc.stdout
+    rows = gradebook(tmp_path)
+    assert [r["student"] for r in rows] == ["solutions"]
+    assert list(rows[0]) == ["student"] + [f"lab{n}" for n in GRADED] + ["total"]
+    assert float(rows[0]["total"]) == 100 * len(GRADED)
+    report = (tmp_path / "solutions" / "report.txt").read_text()
+    for n in GRADED:
+        assert f"lab {n}: 100/100 points" in report
+    assert "isolation:" in proc.stderr
+
+
+def make_submissions(root):
+    """A small class: good, partial, empty, not C, bad archives, a name outside its folder."""
+    sol = ROOT / "solutions" / "lab1"
+    good = root / "good"
+    shutil.copytree(sol, good / "lab1")
+    kit = root / "kitcopy"
+    shutil.copytree(sol, kit / "labs" / "lab1")
+    wrapped = root / "wrapped"
+    shutil.copytree(sol, wrapped / "my-work" / "lab1")
+    with zipfile.ZipFile(root / "zipped.zip", "w") as zf:
+        for f in sol.iterdir():
+            zf.write(f, f"lab1/{f.name}")
+        zf.writestr("../../escape.c", "int main(void) { return 0; }\n")
+    with tarfile.open(root / "tarred.tar.gz", "w:gz") as tf:
+        tf.add(sol, "sockets-lab/labs/lab1")
+    (root / "broken.zip").write_bytes(b"PK\x03\x04 this is not really a zip")
+    (root / "notes.txt").write_text("I did not do the lab\n")
+    notc = root / "notc"
+    (notc / "lab1").mkdir(parents=True)
+    (notc / "lab1" / "socket_create.py").write_text("print('tcp socket created')\n")
+    garbage = root / "garbage"
+    (garbage / "lab1").mkdir(parents=True)
+    (garbage / "lab1" / "socket_create.c").write_bytes(bytes(range(256)) * 4)
+    empty = root / "empty"
+    empty.mkdir()
+    linked = root / "linked"
+    (linked / "lab1").mkdir(parents=True)
+    (linked / "lab1" / "socket_create.c").symlink_to(sol / "socket_create.c")
+    loose = root / "loose"
+    loose.mkdir()
+    shutil.copy(sol / "socket_create.c", loose)
+    return root
+
+
+@pytest.fixture(scope="module")
+def class_run(tmp_path_factory):
+    roster = make_submissions(tmp_path_factory.mktemp("roster"))
+    out = tmp_path_factory.mktemp("grades")
+    proc = run_all("--roster", roster, "--labs", "1", "--jobs", "2", "--out", out)
+    return proc, out
+
+
+def test_class_run_ends_well(class_run):
+    proc, out = class_run
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "graded 12 submission(s)" in proc.stdout
+
+
+def test_good_submissions_in_every_form_score_full_marks(class_run):
+    _, out = class_run
+    scores = {r["student"]: float(r["lab1"]) for r in gradebook(out)}
+    for name in ("good", "kitcopy", "wrapped", "zipped", "tarred", "loose"):
+        assert scores[name] == 100, (name, (out / name / "report.txt").read_text())
+
+
+@pytest.mark.parametrize("name,words", [
+    ("broken", "could not be unpacked"),
+    ("notes.txt", "not a folder and not an archive"),
+    ("notc", "no socket_create.c"),
+    ("empty", "no lab folder found"),
+    ("linked", "symbolic link"),
+])
+def test_bad_submission_gets_zero_and_a_clear_note(class_run, name, words):
+    proc, out = class_run
+    scores = {r["student"]: float(r["lab1"]) for r in gradebook(out)}
+    assert scores[name] == 0
+    report = (out / name / "report.txt").read_text()
+    assert words in report
+    assert words in proc.stdout  # the table's notes too
+    assert "internal error" not in report and "Traceback" not in report
+
+
+def test_name_outside_its_folder_is_left_out(class_run):
+    _, out = class_run
+    report = (out / "zipped" / "report.txt").read_text()
+    assert "../../escape.c" in report and "outside its folder" in report
+    assert not (out.parent / "escape.c").exists()
+
+
+def test_garbage_source_is_graded_readably(class_run):
+    _, out = class_run
+    report = (out / "garbage" / "report.txt").read_text()
+    assert "lab 1: " in report and "compiler output:" in report
+    assert "internal error" not in report
+
+
+def test_outputs_per_student(class_run):
+    _, out = class_run
+    rows = gradebook(out)
+    assert [r["student"] for r in rows] == sorted(r["student"] for r in rows)
+    for row in rows:
+        folder = out / row["student"]
+        results = json.loads((folder / "results.json").read_text())
+        assert results["score"] == float(row["total"])
+        assert isinstance(results["execution_time"], int)
+        assert results["tests"], row
+        for test in results["tests"]:
+            assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility"}
+            assert test["status"] in ("passed", "failed")
+            assert test["visibility"] in ("visible", "hidden", "after_due_date", "after_published")
+        assert sum(t["score"] for t in results["tests"]) == results["score"]
+        suites = ET.parse(folder / "junit.xml").getroot()
+        assert suites.tag == "testsuites" and suites.find("testsuite") is not None
+    report = (out / "good" / "report.txt").read_text()
+    assert "PASS  tcp_by_default" in report  # the student's own checklist
+
+
+def test_autolab_score_line_is_last(tmp_path):
+    handin = tmp_path / "handin.tar"
+    with tarfile.open(handin, "w") as tf:
+        tf.add(ROOT / "solutions" / "lab1", "lab1")
+    proc = run_all("--autolab", "--labs", "1,2", "--out", tmp_path / "out", handin)
+    assert proc.returncode == 0, proc.stderr
+    last = proc.stdout.rstrip("\n").splitlines()[-1]
+    assert json.loads(last) == {"scores": {"lab1": 100.0, "lab2": 0.0}}
+    assert proc.stdout.endswith(last + "\n")
+
+
+def test_labs_without_checks_are_left_out(tmp_path):
+    missing = [n for n in range(1, 7) if n not in GRADED]
+    if not missing:
+        pytest.skip("every lab has checks")
+    proc = run_all("--labs", f"1,{missing[0]}", "--out", tmp_path)
+    assert f"lab {missing[0]} has no checks" in proc.stderr
+    assert list(gradebook(tmp_path)[0]) == ["student", "lab1", "total"]
+
+
+def test_a_check_that_times_out_says_so(tmp_path):
+    """A program that never ends: the check scores 0 and says it timed out, and after how long."""
+    sub = tmp_path / "sleepy" / "lab1"
+    sub.mkdir(parents=True)
+    (sub / "socket_create.c").write_text("#include <unistd.h>\nint main(void) { for (;;) pause(); }\n")
+    proc = run_all("--out", tmp_path / "out", "--labs", "1", "--checks", "tcp_by_default",
+                   tmp_path / "sleepy")
+    results = json.loads((tmp_path / "out" / "sleepy" / "results.json").read_text())
+    (test,) = results["tests"]
+    assert test["score"] == 0 and test["status"] == "failed"
+    assert "still running" in test["output"] or "timed out" in test["output"]
+    assert " s" in test["output"]
+
+
+def test_a_lab_over_the_run_deadline_fails_cleanly(tmp_path):
+    """Past the platform's limit, a lab scores 0 with the reason; the results are still written."""
+    proc = run_all("--out", tmp_path / "out", "--labs", "1,2", "--deadline", "1",
+                   ROOT / "solutions")
+    assert proc.returncode == 0, proc.stderr
+    report = (tmp_path / "out" / "solutions" / "report.txt").read_text()
+    assert "time limit" in report
+    assert json.loads((tmp_path / "out" / "solutions" / "results.json").read_text())["score"] == 0
+
+
+def test_fallback_without_namespaces_still_grades(tmp_path):
+    proc = run_all("--isolation", "none", "--labs", "1", "--out", tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "isolation: NONE" in proc.stderr
+    assert float(gradebook(tmp_path)[0]["lab1"]) == 100

@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""Archives of the kit for students and for the autograding platforms (into dist/).
+
+    tools/dist.py student      dist/sockets-lab-student.tar.gz: the kit without solutions/,
+                               mutants, the grader's own tests, the instructors' tools and
+                               the checks marked instructor_only   (make dist-student)
+    tools/dist.py gradescope   dist/gradescope-autograder.zip: setup.sh and run_autograder at
+                               its root, the kit without solutions/   (make gradescope LABS=3)
+    tools/dist.py autolab      dist/autograde.tar and dist/autograde-Makefile  (make autolab)
+"""
+import argparse
+import ast
+import io
+import os
+import pathlib
+import subprocess
+import sys
+import tarfile
+import zipfile
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DIST = ROOT / "dist"
+NEVER = ("build/", "dist/", "docs/html/", ".git/")
+#: Left out of what a student gets.
+INSTRUCTORS = ("solutions/", "grader/mutants/", "grader/tests/", "grader/run_all",
+               "grader/gradescope/", "grader/autolab/", "tools/dist.py")
+#: Left out of what a platform gets (it grades; it needs neither solutions nor mutants).
+PLATFORM = ("solutions/", "grader/mutants/", "grader/tests/")
+
+
+def kit_files():
+    """The kit's files (git's tracked and not ignored ones; else a walk), as relative paths."""
+    try:
+        out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True).stdout
+        names = sorted({n for n in out.decode().split("\0") if n})
+    except (OSError, subprocess.CalledProcessError):
+        names = sorted(str(p.relative_to(ROOT)) for p in ROOT.rglob("*") if p.is_file())
+    return [n for n in names if not n.startswith(NEVER) and "__pycache__" not in n
+            and not n.endswith((".pyc", ".o")) and (ROOT / n).is_file()]
+
+
+def _instructor_only(decorators):
+    for d in decorators:
+        text = ast.unparse(d)
+        if "instructor_only" in text:
+            return True
+    return False
+
+
+def strip_instructor_only(source):
+    """The checks' source without the checks marked instructor_only (None: the whole file is)."""
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    cut = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "pytestmark" for t in node.targets):
+            if "instructor_only" in ast.unparse(node.value):
+                return None
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
+                and _instructor_only(node.decorator_list):
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            cut.append((first, node.end_lineno))
+    for first, last in reversed(cut):
+        del lines[first - 1:last]
+    return "".join(lines)
+
+
+def _add(tar, name, data, mode=0o644):
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = mode
+    info.mtime = int(os.environ.get("SOURCE_DATE_EPOCH", "0")) or int(__import__("time").time())
+    tar.addfile(info, io.BytesIO(data))
+
+
+def contents(leave_out):
+    """(relative name, bytes, mode) of every file of the kit that is not left out."""
+    for name in kit_files():
+        if name.startswith(leave_out):
+            continue
+        path = ROOT / name
+        data = path.read_bytes()
+        mode = 0o755 if os.access(path, os.X_OK) else 0o644
+        yield name, data, mode
+
+
+def student():
+    DIST.mkdir(exist_ok=True)
+    target = DIST / "sockets-lab-student.tar.gz"
+    dropped = []
+    with tarfile.open(target, "w:gz") as tar:
+        for name, data, mode in contents(INSTRUCTORS):
+            if name.startswith("grader/checks/test_lab") and name.endswith(".py"):
+                text = strip_instructor_only(data.decode())
+                if text is None:
+                    dropped.append(name)
+                    continue
+                data = text.encode()
+            _add(tar, "sockets-lab/" + name, data, mode)
+    print(f"dist: {target.relative_to(ROOT)} (no solutions, mutants or instructor-only checks"
+          + (f"; left out {', '.join(dropped)}" if dropped else "") + ")")
+    return target
+
+
+def gradescope(labs):
+    DIST.mkdir(exist_ok=True)
+    target = DIST / "gradescope-autograder.zip"
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+        def put(name, data, mode):
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = (0o100000 | mode) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data)
+        for name, data, mode in contents(PLATFORM):
+            put(name, data, mode)
+        for script in ("setup.sh", "run_autograder"):  # Gradescope wants them at the root
+            put(script, (ROOT / "grader" / "gradescope" / script).read_bytes(), 0o755)
+        if labs:
+            put("gradescope-labs", (labs + "\n").encode(), 0o644)
+    print(f"dist: {target.relative_to(ROOT)} (upload it as the assignment's autograder"
+          + (f"; labs {labs}" if labs else "; every lab") + ")")
+    return target
+
+
+def autolab():
+    DIST.mkdir(exist_ok=True)
+    target = DIST / "autograde.tar"
+    with tarfile.open(target, "w") as tar:
+        for name, data, mode in contents(PLATFORM):
+            _add(tar, "sockets-lab/" + name, data, mode)
+    makefile = DIST / "autograde-Makefile"
+    makefile.write_bytes((ROOT / "grader" / "autolab" / "autograde-Makefile").read_bytes())
+    print(f"dist: {target.relative_to(ROOT)} and {makefile.relative_to(ROOT)} "
+          "(upload both with the Autolab assessment)")
+    return target
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["student", "gradescope", "autolab"])
+    parser.add_argument("--labs", default="", help="gradescope: the labs this assignment grades")
+    args = parser.parse_args(argv)
+    if args.what == "student":
+        student()
+    elif args.what == "gradescope":
+        gradescope(args.labs)
+    else:
+        autolab()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
