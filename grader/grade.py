@@ -35,7 +35,13 @@ def main(argv=None):
     except ImportError:
         print("grade: this Python has no pytest; run `make setup` or use tools/python", file=sys.stderr)
         return 127
-    files = [str(GRADER / "checks" / f"test_lab{n}.py") for n in args.labs]
+    missing = [n for n in args.labs if not (GRADER / "checks" / f"test_lab{n}.py").exists()]
+    for n in missing:
+        print(f"grade: lab {n} has no checks in this version of the kit "
+              f"(grader/checks/test_lab{n}.py is missing); it is not graded", file=sys.stderr)
+    if len(missing) == len(args.labs):
+        return 2
+    files = [str(GRADER / "checks" / f"test_lab{n}.py") for n in args.labs if n not in missing]
     pytest_args = files + ["-qq", "--tb=no", "-rN", "-p", "no:cacheprovider", "-o", "console_output_style=classic", "--rootdir", str(GRADER.parent),
                            "-c", str(GRADER.parent / "pytest.ini"), "--impl", args.impl]
     if not args.quiet:

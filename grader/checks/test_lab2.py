@@ -171,12 +171,8 @@ def test_usage_errors(lab):
 @pytest.mark.points(5)
 def test_flushes_stdout(lab):
     """the ready line reaches a plain pipe at once (stdout flushed, not left in a buffer)"""
-    program = lab.start(PROGRAM, 0, linebuf=False)
-    if not program.wait_line(READY_LINE, timing.seconds(READY)):
-        fail("started `bind_server 0` with stdout a plain pipe (no line buffering)",
-             expected="the ready line within 3 s", got=show(program.out()),
-             hint="stdout to a pipe is fully buffered: call fflush(stdout) after printing the line "
-                  "(or setvbuf(stdout, NULL, _IOLBF, 0) at the start)")
+    common.flushes_stdout(lab, PROGRAM, READY_LINE)
+
 
 
 @pytest.mark.points(10)

@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from harness import common, net, proc, timing
-from harness.lab import READY, expect_ready, stop_server
+from harness.lab import READY, stop_server
 from harness.report import fail, first_difference, show
 
 pytestmark = pytest.mark.lab3
@@ -79,7 +79,7 @@ def test_server_ready_line(lab):
 def test_greets_a_client(lab):
     """a client gets exactly `Hello, World!\\n` and then end of file"""
     server, port = lab.start_server(SERVER, 0)
-    expect_greeting(port, f"started `hello_server 0`, connected and read until end of file")
+    expect_greeting(port, "started `hello_server 0`, connected and read until end of file")
 
 
 @pytest.mark.points(5)
@@ -124,12 +124,17 @@ def test_max_clients_then_exit(lab):
 def test_backlog_queues_clients_in_order(lab):
     """5 clients that connect before the first accept() wait in the backlog and are served in order"""
     server, port = lab.start_server(SERVER, 0)
+    backlog = net.listen_backlog(port)
+    if backlog is not None and backlog != 5:
+        fail("started `hello_server 0` and asked the kernel (ss -ltn) for its listen queue",
+             expected="a backlog of 5", got=f"a backlog of {backlog}",
+             hint="listen(fd, 5): the backlog is how many connections may wait for accept()")
     server.signal(signal.SIGSTOP)  # the server cannot accept() now: connections must queue
     try:
         done, pending = net.connect_many(port, 5, timeout=1.5)
     finally:
         server.signal(signal.SIGCONT)
-    did = f"stopped `hello_server 0` (SIGSTOP), connected 5 clients, then let it go on (SIGCONT)"
+    did = "stopped `hello_server 0` (SIGSTOP), connected 5 clients, then let it go on (SIGCONT)"
     if pending or len(done) < 5:
         fail(did, expected="all 5 connections complete while the server is stopped (they wait in "
                            "the listen queue)",
@@ -259,9 +264,4 @@ def test_valgrind_clean(lab):
 @pytest.mark.points(5)
 def test_flushes_stdout(lab):
     """the ready line reaches a plain pipe at once (stdout flushed)"""
-    server = lab.start(SERVER, 0, linebuf=False)
-    if not server.wait_line(READY_LINE, timing.seconds(READY)):
-        fail("started `hello_server 0` with stdout a plain pipe (no line buffering)",
-             expected="the ready line within 3 s", got=show(server.out()),
-             hint="stdout to a pipe is fully buffered: fflush(stdout) after each line "
-                  "(or setvbuf(stdout, NULL, _IOLBF, 0) once at the start)")
+    common.flushes_stdout(lab, SERVER, READY_LINE)

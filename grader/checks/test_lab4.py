@@ -18,7 +18,7 @@ import time
 import pytest
 
 from harness import common, net, proc, timing
-from harness.lab import READY, stop_server
+from harness.lab import stop_server
 from harness.report import fail, first_difference, lost_at_nul, show
 
 pytestmark = pytest.mark.lab4
@@ -386,12 +386,8 @@ def test_server_valgrind_clean(lab):
 @pytest.mark.points(2)
 def test_flushes_stdout(lab):
     """the ready line reaches a plain pipe at once (stdout flushed)"""
-    server = lab.start(lab.server, 0, linebuf=False)
-    if not server.wait_line(READY_LINE, timing.seconds(READY)):
-        fail(f"started `{server.shown}` with stdout a plain pipe (no line buffering)",
-             expected="the ready line within 3 s", got=show(server.out()),
-             hint="stdout to a pipe is fully buffered: fflush(stdout) after each line "
-                  "(or setvbuf(stdout, NULL, _IOLBF, 0) once at the start)")
+    common.flushes_stdout(lab, lab.server, READY_LINE)
+
 
 
 # -- the client ----------------------------------------------------------------------------

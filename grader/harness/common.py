@@ -60,3 +60,17 @@ def expect_usage_error(lab, name, args):
              hint="check argc and each argument (a port is 1-5 digits, 0-65535, nothing else: "
                   "strtol with an end pointer, or a loop over the digits), print the usage line "
                   "on stderr and return 2")
+
+
+def flushes_stdout(lab, name, ready_line, args=(0,)):
+    """The ready line reaches stdout when stdout is a plain pipe (no help from the shim).
+
+    Every other check runs programs line-buffered, so a forgotten fflush() costs this
+    check only.
+    """
+    program = lab.start(name, *args, linebuf=False)
+    if not program.wait_line(ready_line, timing.seconds(3)):
+        fail(f"started `{program.shown}` with stdout a plain pipe (no line buffering)",
+             expected="the ready line within 3 s", got=show(program.out()),
+             hint="stdout to a pipe is fully buffered: fflush(stdout) after each line "
+                  "(or setvbuf(stdout, NULL, _IOLBF, 0) once at the start)")

@@ -25,6 +25,25 @@ def free_port(kind=socket.SOCK_STREAM, distinct_bytes=False):
             return port
 
 
+def listen_backlog(port):
+    """The backlog of the TCP socket listening on ``port``, as the kernel reports it.
+
+    ``ss`` shows it as the Send-Q of a listening socket.  None when ``ss`` is missing
+    or nothing listens there.
+    """
+    import subprocess
+    try:
+        out = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, timeout=5, text=True).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and fields[0] == "LISTEN" and fields[2].isdigit():
+            return int(fields[2])
+    return None
+
+
 def swapped(port):
     """The port with its two bytes swapped (what a missing htons/ntohs gives)."""
     return ((port & 0xFF) << 8) | (port >> 8)

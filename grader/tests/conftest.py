@@ -1,6 +1,5 @@
 """Helpers for the grader's own tests: run the grader on an implementation, read its results."""
 import json
-import os
 import pathlib
 import subprocess
 import sys

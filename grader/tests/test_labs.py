@@ -6,13 +6,11 @@
 - every mutant (grader/mutants) fails the checks it names, with its hint;
 - every check has at least one mutant that proves it can fail.
 """
-import pathlib
 import subprocess
 import sys
 
 import pytest
 
-from harness.lab import LABS
 from harness.mutants import all_mutants
 
 from conftest import GRADER, ROOT, grade
