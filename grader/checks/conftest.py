@@ -209,7 +209,7 @@ def lab_results(config, number):
 
 
 def pytest_report_teststatus(report, config):
-    if config.getoption("--checklist") and report.when == "call":
+    if (config.getoption("--checklist") or config.option.verbose < -1) and report.when == "call":
         return report.outcome, "", ""
     return None
 

@@ -133,6 +133,7 @@ def test_stops_on_sigint_and_sigterm(lab):
     """SIGINT and SIGTERM each make it exit 0"""
     for sig in (signal.SIGINT, signal.SIGTERM):
         program, port = start(lab, 0)
+        program.wait_blocked()
         status = stop_server(program, sig)
         if status != 0:
             fail(f"started `bind_server 0`, then sent {sig.name}",

@@ -182,6 +182,7 @@ def test_restart_on_same_port(lab):
 def test_stops_on_sigint(lab):
     """SIGINT makes the server close its socket and exit 0"""
     server, port = lab.start_server(SERVER, 0)
+    server.wait_blocked()
     status = stop_server(server, signal.SIGINT)
     if status != 0:
         fail("started `hello_server 0`, then sent SIGINT", expected="exit status 0",

@@ -359,6 +359,7 @@ def test_stops_on_sigint_even_while_serving(lab):
             client = net.TcpClient(port)
             client.send(b"hello\n")
             client.recv_exact(6, 3)
+        server.wait_blocked()
         status = stop_server(server, signal.SIGINT)
         if status != 0:
             fail(f"started `{server.shown}`" + (", connected a client that stays" if busy else "")

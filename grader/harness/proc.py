@@ -179,6 +179,26 @@ class Program:
         self.stderr.wait_closed(1.0)
         return code
 
+    def wait_blocked(self, timeout=2.0):
+        """Wait until the program sleeps in a system call (state S in /proc/PID/stat).
+
+        A check that sends a stop signal first waits for this, so the signal finds
+        the program blocked in accept()/read()/recvfrom(), not between its stop-flag
+        test and the call: there even a correct loop misses one signal, and a loop
+        with SA_RESTART would pass by luck.  Polls with a deadline; returns quietly
+        if the state cannot be read.
+        """
+        deadline = timing.Deadline(timing.seconds(timeout))
+        while not deadline.expired():
+            try:
+                with open(f"/proc/{self.pid}/stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                return
+            if state == "S":
+                return
+            time.sleep(0.002)  # polling a state, with a deadline
+
     def signal(self, sig):
         """Send ``sig`` to the program itself (not its group)."""
         try:
