@@ -17,7 +17,7 @@ import threading
 import pytest
 
 from harness import common, net, proc, timing
-from harness.lab import READY, placeholder_hint, stop_server
+from harness.lab import placeholder_hint, stop_server
 from harness.report import fail, first_difference, lost_at_nul, show
 
 pytestmark = pytest.mark.lab5

@@ -192,7 +192,7 @@ class FakeTcpServer:
         self._thread.start()
 
     def _serve(self):
-        self.sock.settimeout(0.2)
+        self.sock.settimeout(0.02)  # how quickly close() is noticed
         while not self._stop.is_set():
             try:
                 conn, _ = self.sock.accept()
