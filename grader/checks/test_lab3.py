@@ -169,10 +169,11 @@ def test_restart_on_same_port(lab):
     again = lab.start(SERVER, port, 1)
     match = again.wait_line(READY_LINE, timing.seconds(READY))
     if not match:
+        status = again.wait(timing.seconds(2))  # also drains stderr: the reason is in it
         err = again.err()
         fail(f"served one client with `hello_server {port} 1`, then started it again on port {port}",
              expected=f"listening on 0.0.0.0:{port}",
-             got=f"{proc.describe_status(again.poll())}; stderr {show(err)}",
+             got=f"{proc.describe_status(status)}; stderr {show(err)}",
              hint="the old connection is in TIME_WAIT for a minute: set SO_REUSEADDR with "
                   "setsockopt() before bind() so the port can be bound again at once"
              if b"in use" in err else None)

@@ -298,7 +298,7 @@ def test_client_that_resets_ends_only_its_session(lab):
             raise
     if server.poll() is not None:
         fail("reset a client mid-echo, then connected another", expected="the server still running",
-             got=proc.describe_status(server.poll()), stderr=server.err(),
+             got=proc.describe_status(server.wait(1)), stderr=server.err(),
              hint="a reset client ends its own session only: when read() or write() fails with "
                   "ECONNRESET or EPIPE, close that connection and go back to accept()")
 
