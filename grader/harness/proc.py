@@ -95,6 +95,7 @@ class Program:
         self.stdout = Stream(self.popen.stdout)
         self.stderr = Stream(self.popen.stderr)
         self._stdin_thread = None
+        self._drained = False
         with _registry_lock:
             _registry.append(self)
 
@@ -163,7 +164,14 @@ class Program:
 
     # -- life ----------------------------------------------------------------
     def poll(self):
-        return self.popen.poll()
+        """The exit status, or None while it runs.  Once it has exited, what it wrote last
+        is read in first (briefly), so stdout and stderr are complete after a status."""
+        code = self.popen.poll()
+        if code is not None and not self._drained:
+            self._drained = True
+            self.stdout.wait_closed(1.0)
+            self.stderr.wait_closed(1.0)
+        return code
 
     def wait(self, timeout):
         """Wait for the program to exit; return its status, or None if it is still running.
