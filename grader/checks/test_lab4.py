@@ -57,7 +57,8 @@ def echo_hint(sent, got, eof):
                 "n bytes are written (and never drop the rest of a short write)")
     if len(got) < len(sent):
         return ("bytes are missing from the middle of the echo: a write() may write fewer bytes "
-                "than asked; loop on write() until all n bytes are out (Stevens' writen)")
+                "than asked; finish every short write: loop on write() until all n bytes are out "
+                "(Stevens' writen)")
     return "bytes came back changed or out of order: send back the buffer as read, unchanged"
 
 
