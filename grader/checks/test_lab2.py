@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from harness import common, net, proc, strace, timing
-from harness.lab import READY, expect_ready, stop_server
+from harness.lab import READY, expect_ready
 from harness.report import fail, show
 
 pytestmark = pytest.mark.lab2
@@ -133,13 +133,9 @@ def test_stops_on_sigint_and_sigterm(lab):
     """SIGINT and SIGTERM each make it exit 0"""
     for sig in (signal.SIGINT, signal.SIGTERM):
         program, port = start(lab, 0)
-        program.wait_blocked()
-        status = stop_server(program, sig)
-        if status != 0:
-            fail(f"started `bind_server 0`, then sent {sig.name}",
-                 expected="exit status 0 (a clean stop)", got=proc.describe_status(status),
-                 stderr=program.err(),
-                 hint=f"install a handler for {sig.name} with sigaction() (no SA_RESTART) that sets "
+        common.expect_clean_stop(
+            program, sig, f"started `bind_server 0`, then sent {sig.name}",
+            hint=f"install a handler for {sig.name} with sigaction() (no SA_RESTART) that sets "
                       "a flag; the blocked read() then fails with EINTR: close the socket, exit 0")
 
 

@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from harness import common, net, proc, timing
-from harness.lab import READY, stop_server
+from harness.lab import READY
 from harness.report import fail, first_difference, show
 
 pytestmark = pytest.mark.lab3
@@ -183,12 +183,9 @@ def test_restart_on_same_port(lab):
 def test_stops_on_sigint(lab):
     """SIGINT makes the server close its socket and exit 0"""
     server, port = lab.start_server(SERVER, 0)
-    server.wait_blocked()
-    status = stop_server(server, signal.SIGINT)
-    if status != 0:
-        fail("started `hello_server 0`, then sent SIGINT", expected="exit status 0",
-             got=proc.describe_status(status), stderr=server.err(),
-             hint="handle SIGINT with sigaction() (no SA_RESTART): accept() fails with EINTR, "
+    common.expect_clean_stop(
+        server, signal.SIGINT, "started `hello_server 0`, then sent SIGINT",
+        hint="handle SIGINT with sigaction() (no SA_RESTART): accept() fails with EINTR, "
                   "then close the listening socket and return 0")
 
 

@@ -18,7 +18,7 @@ import time
 import pytest
 
 from harness import common, net, proc, timing
-from harness.lab import stop_server
+
 from harness.report import fail, first_difference, lost_at_nul, show
 
 pytestmark = pytest.mark.lab4
@@ -360,13 +360,10 @@ def test_stops_on_sigint_even_while_serving(lab):
             client = net.TcpClient(port)
             client.send(b"hello\n")
             client.recv_exact(6, 3)
-        server.wait_blocked()
-        status = stop_server(server, signal.SIGINT)
-        if status != 0:
-            fail(f"started `{server.shown}`" + (", connected a client that stays" if busy else "")
-                 + ", then sent SIGINT", expected="exit status 0 (a clean stop)",
-                 got=proc.describe_status(status), stderr=server.err(),
-                 hint="handle SIGINT with sigaction() without SA_RESTART; when read() or accept() "
+        common.expect_clean_stop(
+            server, signal.SIGINT, f"started `{server.shown}`"
+            + (", connected a client that stays" if busy else "") + ", then sent SIGINT",
+            hint="handle SIGINT with sigaction() without SA_RESTART; when read() or accept() "
                       "fails with EINTR and the flag is set, close everything and return 0")
         if client:
             client.close()

@@ -17,7 +17,7 @@ import threading
 import pytest
 
 from harness import common, net, proc, timing
-from harness.lab import placeholder_hint, stop_server
+from harness.lab import placeholder_hint
 from harness.report import fail, first_difference, lost_at_nul, show
 
 pytestmark = pytest.mark.lab5
@@ -286,13 +286,10 @@ def test_stops_on_sigint(lab):
         if busy:
             with net.UdpPeer() as peer:
                 expect_reply(server, port, peer, b"hello", f"sent \"hello\" to `{server.shown}`")
-        server.wait_blocked()
-        status = stop_server(server, signal.SIGINT)
-        if status != 0:
-            fail(f"started `{server.shown}`" + (", had it answer a datagram" if busy else "")
-                 + ", then sent SIGINT", expected="exit status 0 (a clean stop) within 3 s",
-                 got=proc.describe_status(status), stderr=server.err(),
-                 hint="handle SIGINT with sigaction() without SA_RESTART; when recvfrom() fails "
+        common.expect_clean_stop(
+            server, signal.SIGINT, f"started `{server.shown}`"
+            + (", had it answer a datagram" if busy else "") + ", then sent SIGINT",
+            hint="handle SIGINT with sigaction() without SA_RESTART; when recvfrom() fails "
                       "with EINTR and the flag is set, close the socket, free the buffer, return 0")
 
 

@@ -1,5 +1,5 @@
 """Checks that every lab shares: a warning-free build, Valgrind, usage errors, stdout flushing."""
-from . import build, proc, timing, valgrind
+from . import build, lab as lablib, proc, timing, valgrind
 from .report import fail, show
 
 
@@ -74,3 +74,12 @@ def flushes_stdout(lab, name, ready_line, args=(0,)):
              expected="the ready line within 3 s", got=show(program.out()),
              hint="stdout to a pipe is fully buffered: fflush(stdout) after each line "
                   "(or setvbuf(stdout, NULL, _IOLBF, 0) once at the start)")
+
+
+def expect_clean_stop(program, sig, did, hint):
+    """Send ``sig`` once the server is blocked; it must exit 0 (a clean stop)."""
+    program.wait_blocked()
+    status = lablib.stop_server(program, sig)
+    if status != 0:
+        fail(did, expected="exit status 0 (a clean stop)", got=proc.describe_status(status),
+             stderr=program.err(), hint=hint)
