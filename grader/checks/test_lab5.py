@@ -16,7 +16,7 @@ import threading
 
 import pytest
 
-from harness import common, net, proc, timing
+from harness import common, net, proc, sandbox, timing
 from harness.lab import placeholder_hint
 from harness.report import fail, first_difference, lost_at_nul, show
 
@@ -385,6 +385,106 @@ def run_client(lab, port, data, limit=6, **kw):
     return client, status, elapsed
 
 
+class EarlyRun:
+    """A client run that a check judges, started as soon as the module starts.
+
+    The give-up check waits out 3 tries of about 1 s, the retry check one, the Valgrind
+    check a slow start: their clients are started when the lab's checks start (see
+    :func:`early`), so that the waiting overlaps the other checks, and the check itself
+    only collects the result.  Same run as :func:`run_client`: ``data`` on stdin, at most
+    ``limit`` s, then killed; ``kw`` goes to ``lab.start``.
+
+    The client is taken out of ``proc``'s registry (every check's teardown kills what is
+    in it); :meth:`close` kills it, with its process group, and closes ``peer``.  A thread
+    waits for the client, so ``elapsed`` is the time to its exit, not to the check.
+    """
+
+    def __init__(self, lab, make_peer, data, limit=6, **kw):
+        self.peer, self.client, self.error, self._thread, self._closed = None, None, None, None, False
+        self.status, self.elapsed, self.limit = None, None, limit
+        try:
+            self.peer = make_peer()
+            self.client = proc.detach(lab.start(CLIENT, "127.0.0.1", self.peer.port, **kw))
+        except Exception as exc:  # noqa: BLE001 (e.g. the client did not build): the check raises it
+            self.error = exc
+            return
+        self.client.feed(data)
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self):
+        self.status = self.client.wait(timing.seconds(self.limit))
+        self.elapsed = self.client.elapsed()
+        if self.status is None:
+            self.client.kill()
+
+    def result(self):
+        """(client, status, elapsed) once the client ended or was killed (at most ``limit`` s
+        after its start); a failure to start it is raised here, in the check."""
+        if self.error is not None:
+            raise self.error
+        self._thread.join(timing.seconds(self.limit + 10))  # the watcher ends by itself before
+        return self.client, self.status, self.client.elapsed() if self.elapsed is None else self.elapsed
+
+    def close(self):
+        if self._closed:
+            return
+        self._closed = True
+        if self.client is not None:
+            self.client.kill()
+        if self._thread is not None:
+            self._thread.join(timing.seconds(10))
+        if self.peer is not None:
+            self.peer.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+#: The lines of the client's Valgrind check (one of 50 KB).
+VALGRIND_LINES = [b"short", b"B" * 50_000, b"last"]
+
+#: The checks whose client starts early: check -> EarlyRun's arguments (peer, stdin, ...).
+EARLY = {
+    "test_client_retries": dict(make_peer=lambda: FakeUdpServer(answer_second_try),
+                                data=b"again\n"),
+    "test_client_gives_up": dict(make_peer=net.UdpPeer, data=b"hello\n"),
+    "test_client_valgrind_clean": dict(make_peer=lambda: FakeUdpServer(uppercase),
+                                       data=b"\n".join(VALGRIND_LINES) + b"\n", limit=20,
+                                       use_valgrind=True),
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def early(request, lab):
+    """The :class:`EarlyRun` of each selected check of :data:`EARLY`, started at the start of
+    the module; each is closed (its client killed) when the module ends, whatever happened.
+
+    Under grader/run_all every process of the student's user is killed after each check
+    (``sandbox.kill_strays``), so nothing is started early there: the checks start their
+    client themselves.
+    """
+    selected = {item.name for item in request.session.items if item.module is request.module}
+    runs = {}
+    try:
+        if sandbox.student_uid() is None:
+            for name, args in EARLY.items():
+                if name in selected:
+                    runs[name] = EarlyRun(lab, **args)
+        yield runs
+    finally:
+        for run in runs.values():
+            run.close()
+
+
+def early_run(lab, early, name):
+    """The check's :class:`EarlyRun`: the one started early, or one started now."""
+    return early.pop(name, None) or EarlyRun(lab, **EARLY[name])
+
+
 def shown_list(datagrams):
     return ", ".join(map(show, datagrams)) or "nothing"
 
@@ -452,10 +552,11 @@ def answer_second_try(fake, data, addr):
 
 
 @pytest.mark.points(6)
-def test_client_retries(lab):
+def test_client_retries(lab, early):
     """when the first datagram is lost (no reply), the client sends it again and prints the reply"""
-    with FakeUdpServer(answer_second_try) as fake:
-        client, status, elapsed = run_client(lab, fake.port, b"again\n")
+    with early_run(lab, early, "test_client_retries") as run:
+        client, status, elapsed = run.result()
+    fake = run.peer  # closed: all it received is in fake.received
     out = client.out()
     if fake.received != [b"again", b"again"] or out != b"AGAIN\n" or status != 0:
         fail(f"ran `{client.shown}` with \"again\\n\" on stdin, against a server that ignores "
@@ -473,10 +574,11 @@ def test_client_retries(lab):
 
 
 @pytest.mark.points(6)
-def test_client_gives_up(lab):
+def test_client_gives_up(lab, early):
     """with nobody answering: 3 tries of about 1 s, then `no reply from HOST:PORT` and exit 1"""
-    with net.UdpPeer() as silent:
-        client, status, elapsed = run_client(lab, silent.port, b"hello\n")
+    with early_run(lab, early, "test_client_gives_up") as run:
+        client, status, elapsed = run.result()
+        silent = run.peer  # a bound socket that never answers
         tries = receive(silent, 0, 0)  # the client has ended: all it sent is here
     want = f"no reply from 127.0.0.1:{silent.port}".encode()
     did = (f"ran `{client.shown}` with \"hello\\n\" on stdin, against a bound socket that never "
@@ -545,14 +647,12 @@ def test_client_usage_errors(lab):
 
 @pytest.mark.points(4)
 @pytest.mark.deadline(30)
-def test_client_valgrind_clean(lab):
+def test_client_valgrind_clean(lab, early):
     """under Valgrind, the client with a 50 KB line: no error, no leak, no descriptor left"""
-    lines = [b"short", b"B" * 50_000, b"last"]
-    data = b"\n".join(lines) + b"\n"
-    with FakeUdpServer(uppercase) as fake:
-        client = lab.start(CLIENT, "127.0.0.1", fake.port, use_valgrind=True)
-        client.feed(data)
-        status = client.wait(timing.seconds(20))
+    lines = VALGRIND_LINES
+    with early_run(lab, early, "test_client_valgrind_clean") as run:  # at most 20 s
+        client, status, _ = run.result()
+    fake = run.peer
     common.valgrind_clean(client, status, f"`udp_upper_client 127.0.0.1 {fake.port}` with a 50 KB line")
     want = b"".join(upper(line) + b"\n" for line in lines)
     if client.out() != want:

@@ -246,6 +246,19 @@ class Program:
         return time.monotonic() - self.started
 
 
+def detach(program):
+    """Take ``program`` out of the registry, so that :func:`kill_all` leaves it running.
+
+    For a slow program started ahead of the check that judges it (the check's own
+    teardown would otherwise kill it): whoever detaches it must ``kill()`` it.
+    Returns ``program``.
+    """
+    with _registry_lock:
+        if program in _registry:
+            _registry.remove(program)
+    return program
+
+
 def kill_all():
     """Kill every program started so far (teardown)."""
     with _registry_lock:
