@@ -20,8 +20,8 @@ import traceback
 
 import pytest
 
-from harness import proc, timing
-from harness.lab import LABS, Lab, placeholder_hint
+from harness import proc, timing, wine
+from harness.lab import LABS, WSASTARTUP_HINT, Lab, placeholder_hint
 from harness.report import CheckFailed, render_checklist
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
@@ -96,7 +96,11 @@ def lab(request):
     if number not in config._labs:
         src, out = _paths(config, number)
         config._labs[number] = Lab(number, src, out)
-    return config._labs[number]
+    lab = config._labs[number]
+    if lab.missing:  # skipped, said plainly: neither a pass nor the student's failure
+        pytest.skip(f"lab {number} cannot be graded on this machine: it needs "
+                    f"{' and '.join(lab.missing)}.\n  Install them: {wine.INSTALL}")
+    return lab
 
 
 @pytest.fixture(autouse=True)
@@ -151,8 +155,11 @@ def _explain(excinfo):
     exc = excinfo.value
     if isinstance(exc, CheckFailed):
         err = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else exc.stderr
-        if exc.hint is None and err and "Function not implemented" in err:
+        if exc.hint is None and err and ("Function not implemented" in err
+                                         or "failed: error 120" in err):
             exc.hint = placeholder_hint(err)
+        elif exc.hint is None and err and "error 10093" in err:
+            exc.hint = WSASTARTUP_HINT
         return exc.render(), isinstance(exc, CheckTimeout)
     if isinstance(exc, (ConnectionError, TimeoutError, OSError)):
         return (f"  did:      talked to the program over the network\n"
@@ -184,7 +191,7 @@ def pytest_runtest_makereport(item, call):
             entry["status"] = "failed"
             entry["score"] = 0.0
             if report.skipped:
-                entry["output"] = f"  skipped: {report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr}"
+                entry["output"] = "  skipped: " + str(report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr).removeprefix("Skipped: ")
             elif call.excinfo is not None:
                 entry["output"], entry["timed_out"] = _explain(call.excinfo)
             else:
@@ -223,7 +230,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             terminalreporter.write_line(line)
 
 
+#: grade.py's exit status when a lab could not be graded here (a tool is missing).
+NOT_GRADED = 3
+
+
 def pytest_sessionfinish(session, exitstatus):
+    for lab in session.config._labs.values():
+        lab.close()  # Wine's server (lab 6) is stopped here
+        if lab.missing and exitstatus == 0:
+            session.exitstatus = NOT_GRADED
     path = session.config.getoption("--results-json")
     if not path:
         return

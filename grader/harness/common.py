@@ -1,27 +1,42 @@
 """Checks that every lab shares: a warning-free build, Valgrind, usage errors, stdout flushing."""
+import concurrent.futures
+
 from . import build, lab as lablib, proc, timing, valgrind
 from .report import fail, show
 
 
 def no_warnings(lab, names, cc=None, extra=()):
     """Each source compiles without a warning under the contract's flags."""
-    problems = []
-    for name in names:
-        source = lab.source(name)
+    cc = cc or lab.cc
+    sources = [lab.source(name) for name in names]
+    for source in sources:
         if not source.exists():
             fail(f"looked for {source}", expected="the source file", got="no such file")
-        code, output = build.warnings_of(source, cc=cc, extra=extra)
+    with concurrent.futures.ThreadPoolExecutor(len(sources)) as pool:  # both compilers at once
+        outcomes = list(pool.map(lambda source: build.warnings_of(source, cc=cc, extra=extra), sources))
+    problems = []
+    for source, (code, output) in zip(sources, outcomes):
         if code != 0 or output:
             problems.append(output or f"{source}: the compiler failed with status {code}")
     if problems:
         text = "\n".join(problems)
         lines = text.splitlines()
         fail(f"compiled {', '.join(n + '.c' for n in names)} with "
-             f"`{cc or build.compiler()} {' '.join(build.CFLAGS + list(extra))}`",
+             f"`{cc} {' '.join(build.CFLAGS + list(extra))}`",
              expected="no warning, no error",
              got="\n".join(lines[:30]) + (f"\n... ({len(lines) - 30} more lines)" if len(lines) > 30 else ""),
-             hint="read each warning: most point at a real bug (a signed/unsigned comparison, an "
-                  "unused result, a missing header). Fix them all.")
+             hint=warning_hint(lab, text))
+
+
+def warning_hint(lab, text):
+    """The hint for compiler warnings ``text``: the likely mistake where one is plain."""
+    if lab.windows and ("unsigned expression" in text or "always false" in text
+                        or "always true" in text):
+        return ("a SOCKET is unsigned and never negative, so `s < 0` or `s == -1` can never "
+                "catch a failure: compare a SOCKET with INVALID_SOCKET, and the results of "
+                "bind(), listen(), send() and recv() with SOCKET_ERROR")
+    return ("read each warning: most point at a real bug (a signed/unsigned comparison, an "
+            "unused result, a missing header). Fix them all.")
 
 
 def valgrind_clean(program, status, what):
@@ -45,21 +60,35 @@ def valgrind_clean(program, status, what):
 
 def expect_usage_error(lab, name, args):
     """``name args`` must exit 2 with a `usage: ` line on stderr and nothing on stdout."""
-    program = lab.start(name, *args)
-    program.close_stdin()
-    status = program.wait(timing.seconds(2))
-    if status is None:
-        program.kill()
-    err = program.err()
-    shown = " ".join([name] + [repr(a) if a == "" or " " in a else a for a in args])
-    if status != 2 or not any(line.startswith(b"usage: ") for line in err.splitlines()):
-        fail(f"ran `{shown}` (a bad argument list)",
-             expected="exit status 2 and a line starting `usage: ` on stderr",
-             got=(f"{proc.describe_status(status)}; stderr {show(err)}" if status is not None
-                  else "it started and was still running after 2 s (the arguments were taken)"),
-             hint="check argc and each argument (a port is 1-5 digits, 0-65535, nothing else: "
-                  "strtol with an end pointer, or a loop over the digits), print the usage line "
-                  "on stderr and return 2")
+    expect_usage_errors(lab, name, [args])
+
+
+def expect_usage_errors(lab, name, arg_lists):
+    """Each ``name args`` of ``arg_lists`` must exit 2 with a `usage: ` line on stderr.
+
+    All are started first, then judged in order: their start-up times overlap
+    (a Windows program under Wine takes about 0.1 s to start).
+    """
+    programs = []
+    for args in arg_lists:
+        program = lab.start(name, *args)
+        program.close_stdin()
+        programs.append((args, program))
+    deadline = timing.Deadline(timing.seconds(2))
+    for args, program in programs:
+        status = program.wait(max(deadline.left(), 0.05))
+        if status is None:
+            program.kill()
+        err = program.err()
+        shown = " ".join([name] + [repr(a) if a == "" or " " in a else a for a in args])
+        if status != 2 or not any(line.startswith(b"usage: ") for line in err.splitlines()):
+            fail(f"ran `{shown}` (a bad argument list)",
+                 expected="exit status 2 and a line starting `usage: ` on stderr",
+                 got=(f"{proc.describe_status(status)}; stderr {show(err)}" if status is not None
+                      else "it started and was still running after 2 s (the arguments were taken)"),
+                 hint="check argc and each argument (a port is 1-5 digits, 0-65535, nothing else: "
+                      "strtol with an end pointer, or a loop over the digits), print the usage line "
+                      "on stderr and return 2")
 
 
 def flushes_stdout(lab, name, ready_line, args=(0,)):

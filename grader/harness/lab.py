@@ -8,8 +8,9 @@ import os
 import pathlib
 import re
 import signal
+import subprocess
 
-from . import build, proc, sandbox, strace, timing, valgrind
+from . import build, proc, sandbox, strace, timing, valgrind, wine
 from .report import fail, show
 
 ROOT = build.ROOT
@@ -23,6 +24,9 @@ LABS = {
     5: ("UDP uppercase", ["udp_upper_server", "udp_upper_client"]),
     6: ("Winsock port", ["echo_server_win", "echo_client_win"]),
 }
+
+#: The labs whose programs are Windows programs: built with mingw-w64, run under Wine.
+WINDOWS_LABS = {6}
 
 #: How long a program may take to print its ready line (seconds, before scaling).
 READY = 3.0
@@ -55,9 +59,34 @@ class Lab:
         self.client = next((p for p in self.programs if "client" in p), None)
         self.src = pathlib.Path(src)
         self.out = pathlib.Path(out)
-        self.built = build.build_programs(self.src, self.out, self.programs)
-        self.shim = build.shim(self.out.parent / ".grader")
+        #: A Windows lab (lab 6): built by mingw-w64 into .exe files, run under Wine.
+        self.windows = number in WINDOWS_LABS
+        #: The compiler its sources are built (and checked for warnings) with.
+        self.cc = wine.MINGW_CC if self.windows else build.compiler()
+        self.wine = None
         self._logs = 0
+        if self.windows:
+            #: What this machine lacks to grade the lab (the checks skip, saying so).
+            self.missing = wine.missing()
+            self.shim = None
+            if self.missing:
+                self.built = build.BuildResult(False, "", {name: None for name in self.programs})
+                return
+            self.built = build.build_programs(self.src, self.out, self.programs, cc=self.cc,
+                                              ldlibs="-lws2_32", exe=".exe")
+            try:
+                self.wine = wine.Session(self.out)
+            except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+                self.missing = [f"a Wine that starts ({exc})"]
+        else:
+            self.missing = []
+            self.built = build.build_programs(self.src, self.out, self.programs)
+            self.shim = build.shim(self.out.parent / ".grader")
+
+    def close(self):
+        """Stop what the lab keeps running between checks (Wine's server)."""
+        if self.wine is not None:
+            self.wine.close()
 
     # -- what there is ---------------------------------------------------------
     def source(self, name):
@@ -81,7 +110,7 @@ class Lab:
 
     # -- starting programs -------------------------------------------------------
     def start(self, name, *args, linebuf=True, short_read=None, short_write=None, use_valgrind=False,
-              strace_log=None, strace_trace=None, strace_inject=None, stdin=None):
+              strace_log=None, strace_trace=None, strace_inject=None, stdin=None, wine_trace=False):
         """Start program ``name`` with ``args``; return a :class:`harness.proc.Program`.
 
         linebuf        stdout line-buffered by the shim (the flush check turns it off)
@@ -89,9 +118,27 @@ class Lab:
         short_write    cap every TCP write/send at this many bytes (a short write every time)
         use_valgrind   run under memcheck (leaks, invalid accesses, descriptors)
         strace_*       run under strace, logging to ``strace_log``
+        wine_trace     (a Windows program) Wine traces its Winsock calls on stderr
+
+        A Windows program (lab 6) is started under Wine; the shim, Valgrind and strace
+        do not apply to it (its stdout is whatever its C library makes of it).
         """
         binary = str(self.binary(name))
         args = [str(a) for a in args]
+        shown = " ".join([name] + args)
+        if self.windows:
+            if use_valgrind or strace_log:
+                raise ValueError("Valgrind and strace do not run Windows programs")
+            error = self.wine.wait_ready()
+            if error:
+                fail(f"started Wine to run {name}.exe", expected="Wine ready", got=str(error),
+                     hint="an error of the grading machine, not of your program: try again, "
+                          "or delete build/.wine-prefix to have it created anew")
+            extra = dict(self.wine.env)
+            if wine_trace:
+                extra["WINEDEBUG"] = "trace+winsock"
+            return proc.Program(sandbox.prefix() + [wine.wine64(), binary] + args, shown,
+                                minimal_env(extra), stdin, str(self.out), False)
         extra = {"LD_PRELOAD": str(self.shim)}
         if linebuf:
             extra["GRADER_LINEBUF"] = "1"
@@ -104,7 +151,6 @@ class Lab:
             prefix = list(valgrind.ARGS)
         elif strace_log:
             prefix = strace.argv(strace_log, strace_trace, strace_inject)
-        shown = " ".join([name] + args)
         prefix = sandbox.prefix() + prefix  # grader/run_all: limits, own user (else empty)
         return proc.Program(prefix + [binary] + args, shown, minimal_env(extra), stdin,
                             str(self.out), use_valgrind)
@@ -155,8 +201,10 @@ def expect_ready(program, pattern, timeout):
     err = program.err().decode("utf-8", "replace")
     if "Address already in use" in err:
         hint = "the port is taken: set SO_REUSEADDR before bind() (labs 3, 4, 6)"
-    elif "Function not implemented" in err:
+    elif "Function not implemented" in err or "failed: error 120" in err:
         hint = placeholder_hint(err)
+    elif "error 10093" in err:
+        hint = WSASTARTUP_HINT
     elif "Bad file descriptor" in err:
         hint = "a call was given a socket that was never created: is socket() still a TODO?"
     elif status is None and not program.out():
@@ -180,10 +228,20 @@ def stop_server(program, sig=signal.SIGINT, timeout=None):
     return program.stop(sig, limit)
 
 
+#: The hint for Winsock's error 10093 (WSANOTINITIALISED): a call before WSAStartup().
+WSASTARTUP_HINT = ("error 10093 is WSANOTINITIALISED: call WSAStartup(MAKEWORD(2, 2), &wsa) "
+                   "before any socket call")
+
+
 def placeholder_hint(err):
-    """The hint for a skeleton placeholder still in place (it fails with ENOSYS)."""
+    """The hint for a skeleton placeholder still in place (it fails with ENOSYS, or with
+    Winsock's error 120, ERROR_CALL_NOT_IMPLEMENTED, in lab 6)."""
     if isinstance(err, bytes):
         err = err.decode("utf-8", "replace")
+    m = re.search(r"(\w+) failed: error 120\b", err)
+    if m:
+        return (f"`{m.group(1)} failed: error 120` (ERROR_CALL_NOT_IMPLEMENTED) is the skeleton's "
+                f"placeholder: the TODO for {m.group(1)}() is still to do")
     call = err.split(":")[0].strip().splitlines()[-1] if ":" in err else "a call"
     return (f"`{call}: Function not implemented` is the skeleton's placeholder: "
             f"the TODO for {call}() is still to do")

@@ -122,16 +122,22 @@ def render_checklist(results):
         out.extend("  " + line for line in build.splitlines()[:40])
         out.append("")
     width = max([len(c["name"]) for c in results["checks"]] + [10])
+    marks = {"passed": "PASS", "skipped": "SKIP"}
     for check in results["checks"]:
-        mark = "PASS" if check["status"] == "passed" else "FAIL"
+        mark = marks.get(check["status"], "FAIL")
         out.append(f"  {mark}  {check['name']:<{width}}  {check['score']:>3g}/{check['max_score']:g}")
-    failed = [c for c in results["checks"] if c["status"] != "passed"]
+    failed = [c for c in results["checks"] if c["status"] == "failed"]
     for check in failed:
         out += ["", f"FAIL {check['name']} ({check['score']:g}/{check['max_score']:g}): {check['title']}",
                 check["output"]]
-    passed = len(results["checks"]) - len(failed)
+    skipped = [c for c in results["checks"] if c["status"] == "skipped"]
+    for reason in dict.fromkeys(c["output"] for c in skipped):  # each reason once
+        names = [c["name"] for c in skipped if c["output"] == reason]
+        out += ["", f"SKIP {len(names)} check(s), NOT graded: " + wrap(", ".join(names)), reason]
+    passed = len(results["checks"]) - len(failed) - len(skipped)
     out += ["", f"lab {lab}: {results['score']:g}/{results['max_score']:g} points "
-                f"({passed} of {len(results['checks'])} checks passed)"]
+                f"({passed} of {len(results['checks'])} checks passed"
+                + (f", {len(skipped)} not run on this machine" if skipped else "") + ")"]
     return "\n".join(out)
 
 

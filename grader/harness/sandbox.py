@@ -100,9 +100,37 @@ def processes_of(uid):
     return found
 
 
+#: Processes of the student's user that :func:`kill_strays` leaves alone: Wine's
+#: wineserver and helpers, started by the grader for lab 6 (harness/wine.py).
+_spared = set()
+
+
+def spare(pids, replace=False):
+    """Let :func:`kill_strays` leave ``pids`` running (``replace``: instead of those spared so far)."""
+    if replace:
+        _spared.clear()
+    _spared.update(pids)
+
+
 def kill_strays():
     """Kill what the student's programs left running (no-op outside ``run_all``)."""
-    kill_user(student_uid())
+    uid = student_uid()
+    if uid is None:
+        return
+    if not _spared:
+        kill_user(uid)
+        return
+    # Wine is up: kill the others one by one, a few rounds (a Windows program cannot fork,
+    # so nothing multiplies faster than this).  What the grading leaves, its namespace ends.
+    for _ in range(5):
+        strays = [pid for pid in processes_of(uid) if pid not in _spared]
+        if not strays:
+            return
+        for pid in strays:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def subreaper_main(argv):

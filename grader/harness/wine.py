@@ -1,0 +1,234 @@
+"""Lab 6's Windows programs: cross-compiled with mingw-w64, run under Wine.
+
+The grader manages Wine itself, so that a student never has to:
+
+- a *template* prefix (Wine's fake Windows directory) is created once, with
+  ``wineboot``, and cached in ``build/.wine-prefix``.  Wine copies each of its
+  DLLs into a new prefix (about 700 MB); the template replaces those copies by
+  symbolic links to Wine's own files, which leaves about 13 MB;
+- each grading (:class:`Session`) copies the template into its build folder:
+  a prefix of its own, so two gradings never share a ``wineserver`` (one's
+  ``wineserver -k`` would kill the other's programs), owned by the user the
+  programs run as (Wine refuses a prefix that is not its user's);
+- the session starts ``wineserver -p`` (persistent) and warms Wine up once with
+  a small program whose output goes to /dev/null: the first program after a
+  fresh ``wineserver`` starts Wine's helper processes (services.exe, ...), which
+  inherit its stdout and stderr, and a check reading those pipes to their end
+  would wait for the helpers to exit.  Later programs start in about 0.1 s;
+- :meth:`Session.close` (at the end of the pytest session, or at exit) stops
+  ``wineserver`` with ``-k``, which ends every program of the prefix.
+
+``WINEDEBUG=-all`` silences Wine's own messages; mscoree and mshtml (.NET and the
+HTML engine, which Wine offers to download) and the menu builder are disabled.
+"""
+import atexit
+import fcntl
+import filecmp
+import os
+import pathlib
+import shutil
+import subprocess
+import threading
+
+from . import sandbox, timing
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
+#: The mingw-w64 cross compiler for 64-bit Windows (Debian: gcc-mingw-w64-x86-64).
+MINGW_CC = "x86_64-w64-mingw32-gcc"
+#: What to type when a tool is missing.
+INSTALL = ("sudo apt-get install gcc-mingw-w64-x86-64 wine64   "
+           "(or `make setup-windows`, which runs tools/setup.sh)")
+#: Where Wine's own Windows DLLs live (Debian's wine64); the template links to them.
+WINE_DLL_DIRS = ["/usr/lib/x86_64-linux-gnu/wine/x86_64-windows",
+                 "/usr/lib/x86_64-linux-gnu/wine/i386-windows",
+                 "/usr/lib/wine/x86_64-windows", "/usr/lib/wine/i386-windows"]
+#: Files of a prefix that belong to one running wineserver, never copied.
+PRIVATE_FILES = {"wineserver"}
+
+
+def _which(name, *fallbacks):
+    for candidate in (shutil.which(name),) + fallbacks:
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def wine64():
+    """Path of the wine64 loader, or None."""
+    return _which("wine64", "/usr/lib/wine/wine64")
+
+
+def wineserver():
+    """Path of wineserver, or None."""
+    return _which("wineserver", "/usr/lib/wine/wineserver")
+
+
+def missing():
+    """The tools lab 6 needs that this machine lacks (an empty list when none is missing)."""
+    lacking = []
+    if not shutil.which(MINGW_CC):
+        lacking.append(f"the cross compiler {MINGW_CC} (package gcc-mingw-w64-x86-64)")
+    if not wine64() or not wineserver():
+        lacking.append("Wine (package wine64)")
+    return lacking
+
+
+def env(prefix):
+    """The Wine part of a program's environment, for the prefix ``prefix``."""
+    return {"WINEPREFIX": str(prefix), "WINEDEBUG": "-all",
+            "WINEDLLOVERRIDES": "mscoree,mshtml=;winemenubuilder.exe=d"}
+
+
+def template_path():
+    """Where the template prefix is: $GRADER_WINE_TEMPLATE, else build/.wine-prefix."""
+    return pathlib.Path(os.environ.get("GRADER_WINE_TEMPLATE") or ROOT / "build" / ".wine-prefix")
+
+
+def template(timeout=120):
+    """The template prefix, created the first time (about 8 s); returns its path.
+
+    Parallel graders wait for one another on a lock file; the prefix is built
+    under a temporary name and renamed when complete, so it is whole or absent.
+    """
+    path = template_path()
+    if (path / "system.reg").exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / (path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (path / "system.reg").exists():
+            return path
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(mode=0o755)
+        run_env = dict(os.environ, **env(tmp))
+        quiet = dict(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL, env=run_env)
+        try:
+            subprocess.run([wine64(), "wineboot", "--init"], timeout=timeout, **quiet)
+            # wineboot returns before wineserver has written the registry: -w waits for that.
+            subprocess.run([wineserver(), "-w"], timeout=60, **quiet)
+        except subprocess.TimeoutExpired:
+            subprocess.run([wineserver(), "-k"], timeout=30, **quiet)
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise RuntimeError(f"Wine did not create its prefix within {timeout} s")
+        if not (tmp / "system.reg").exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise RuntimeError("wineboot did not create a Wine prefix")
+        link_wine_dlls(tmp)
+        for name in PRIVATE_FILES:
+            (tmp / name).unlink(missing_ok=True)
+        for entry in [tmp] + list(tmp.rglob("*")):  # readable by the users programs run as
+            if not entry.is_symlink():
+                entry.chmod(0o755 if entry.is_dir() else 0o644)
+        os.replace(tmp, path)
+    return path
+
+
+def link_wine_dlls(prefix):
+    """Replace each file of ``prefix`` that is a copy of one of Wine's DLLs by a link to it."""
+    known = {}
+    for folder in WINE_DLL_DIRS:
+        if os.path.isdir(folder):
+            for name in os.listdir(folder):
+                known.setdefault(name.lower(), []).append(os.path.join(folder, name))
+    for folder, _dirs, files in os.walk(prefix):
+        for name in files:
+            path = os.path.join(folder, name)
+            if os.path.islink(path):
+                continue
+            for original in known.get(name.lower(), []):
+                if (os.path.getsize(original) == os.path.getsize(path)
+                        and filecmp.cmp(original, path, shallow=False)):
+                    os.unlink(path)
+                    os.symlink(original, path)
+                    break
+
+
+class Session:
+    """A private prefix in ``folder`` with its wineserver up, for one grading."""
+
+    def __init__(self, folder):
+        self.prefix = pathlib.Path(folder) / ".wine-prefix"
+        self.server = None
+        self.spared = []
+        source = template()
+        shutil.rmtree(self.prefix, ignore_errors=True)
+        shutil.copytree(source, self.prefix, symlinks=True,
+                        ignore=lambda _dir, names: [n for n in names if n in PRIVATE_FILES])
+        uid = sandbox.student_uid()
+        if uid is not None:  # grader/run_all: the prefix belongs to the student's user
+            for entry in [self.prefix] + list(self.prefix.rglob("*")):
+                os.lchown(entry, uid, uid)
+        self.env = env(self.prefix)
+        # Wine warms up (about 1.5 s) while the first checks, which need no program, run.
+        self._error = None
+        self._thread = threading.Thread(target=self._start_quietly, daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
+
+    def _start_quietly(self):
+        try:
+            self._start()
+        except (OSError, subprocess.SubprocessError) as exc:
+            self._error = exc
+
+    def server_pid(self):
+        """The pid of this session's wineserver (it holds a descriptor per open socket)."""
+        self.wait_ready()
+        return self.server.pid if self.server is not None else -1
+
+    def wait_ready(self):
+        """Wait until Wine is warm; return None, or the error that stopped it from starting."""
+        self._thread.join(timing.seconds(90))
+        if self._thread.is_alive():
+            return "Wine did not start within 90 s"
+        return self._error
+
+    def _quiet(self, argv, timeout):
+        full_env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/nonexistent", "LC_ALL": "C"}
+        full_env.update(self.env)
+        return subprocess.run(sandbox.prefix() + argv, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=full_env, timeout=timeout, start_new_session=True)
+
+    def _start(self):
+        full_env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/nonexistent", "LC_ALL": "C"}
+        full_env.update(self.env)
+        # In the foreground (-f), so that it is ours to stop; persistent (-p), so that it
+        # stays up between programs instead of exiting with the last one.
+        self.server = subprocess.Popen(sandbox.prefix() + [wineserver(), "-f", "-p"],
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL, env=full_env,
+                                       start_new_session=True)
+        # The warm-up: Wine starts its helper processes here, with output to /dev/null.
+        self._quiet([wine64(), "hostname"], timing.seconds(60))
+        uid = sandbox.student_uid()
+        if uid is not None:  # they stay up between checks (sandbox.kill_strays spares them)
+            self.spared = sandbox.processes_of(uid)
+            sandbox.spare(self.spared)
+
+    def close(self):
+        """Stop wineserver (``-k`` ends every program of the prefix); idempotent."""
+        self._thread.join(timing.seconds(90))
+        if self.server is None:
+            return
+        server, self.server = self.server, None
+        try:
+            self._quiet([wineserver(), "-k"], 15)
+        except (OSError, subprocess.SubprocessError):
+            pass
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        for pid in [server.pid] + self.spared:
+            try:
+                os.killpg(pid, 9)
+            except OSError:
+                pass
+        try:
+            server.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        sandbox.spare([], replace=True)
