@@ -87,8 +87,7 @@ def test_calls_socket_and_getsockopt(lab):
 @pytest.mark.points(10)
 def test_usage_errors(lab):
     """a wrong argument, or too many, is a usage error (exit 2, `usage: ` on stderr)"""
-    for args in (["tpc"], ["TCP"], ["tcp", "udp"], [""]):
-        common.expect_usage_error(lab, PROGRAM, args)
+    common.expect_usage_errors(lab, PROGRAM, (["tpc"], ["TCP"], ["tcp", "udp"], [""]))
 
 
 @pytest.mark.points(15)

@@ -161,8 +161,8 @@ def test_port_in_use(lab):
 @pytest.mark.points(5)
 def test_usage_errors(lab):
     """bad ports and wrong argument counts are usage errors (exit 2, `usage: ` on stderr)"""
-    for args in ([], ["80x"], ["-1"], ["+80"], ["70000"], ["123456"], [""], ["80", "81"]):
-        common.expect_usage_error(lab, PROGRAM, args)
+    common.expect_usage_errors(lab, PROGRAM, (
+        [], ["80x"], ["-1"], ["+80"], ["70000"], ["123456"], [""], ["80", "81"]))
 
 
 @pytest.mark.points(5)

@@ -192,8 +192,8 @@ def test_stops_on_sigint(lab):
 @pytest.mark.points(5)
 def test_server_usage_errors(lab):
     """bad ports and counts are usage errors (exit 2, `usage: ` on stderr)"""
-    for args in ([], ["80x"], ["-1"], ["70000"], ["0", "0"], ["0", "-3"], ["0", "2x"], ["0", "1", "2"]):
-        common.expect_usage_error(lab, SERVER, args)
+    common.expect_usage_errors(lab, SERVER, (
+        [], ["80x"], ["-1"], ["70000"], ["0", "0"], ["0", "-3"], ["0", "2x"], ["0", "1", "2"]))
 
 
 def fragments(conn, _server):
@@ -240,9 +240,9 @@ def test_client_connection_refused(lab):
 @pytest.mark.points(5)
 def test_client_usage_errors(lab):
     """wrong argument counts and bad ports are usage errors (exit 2)"""
-    for args in ([], ["127.0.0.1"], ["127.0.0.1", "80x"], ["127.0.0.1", "70000"],
-                 ["127.0.0.1", "80", "extra"]):
-        common.expect_usage_error(lab, CLIENT, args)
+    common.expect_usage_errors(lab, CLIENT, (
+        [], ["127.0.0.1"], ["127.0.0.1", "80x"], ["127.0.0.1", "70000"],
+        ["127.0.0.1", "80", "extra"]))
 
 
 @pytest.mark.points(10)
