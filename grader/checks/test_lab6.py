@@ -1,0 +1,254 @@
+"""Lab 6: the echo server and client of lab 4, ported to Winsock.  Contract:
+shared/spec/LABS.md, "Lab 6"; handout labs/lab6/README.md.
+
+Programs: ``echo_server_win.exe PORT [MAX_CLIENTS]`` and ``echo_client_win.exe HOST PORT``,
+cross-compiled with mingw-w64 and run under Wine (``harness/wine.py``; ``Lab.start``
+knows how to start a Windows program).
+
+The behaviour checks are lab 4's own (grader/checks/test_lab4.py), run here against
+the Winsock programs through :func:`reuse`: the same code, with lab 6's points, and
+with the POSIX names in their words (``read()``, ``close()``) put in Winsock's
+(``recv()``, ``closesocket()``).  Left out: what has no Windows counterpart (SIGINT,
+Valgrind, the shim that forces short writes), and three checks that cannot fail under
+Wine, whatever the program does: a missing fflush() (Wine's C library passes each
+printf() to the pipe at once), a reset taken for fatal (Wine's recv() reports a reset
+as end of file) and a send that drops what does not fit (Wine's send() never came
+back short in the slow-reader check).  On Windows all three mistakes show: the
+handout names them, and the reference avoids them.  Then the checks of the port itself:
+the Winsock calls imported, WSAStartup first and WSACleanup on every way out, errors
+reported with the call and WSAGetLastError(), and stdin/stdout in binary mode.
+"""
+import re
+import subprocess
+
+import pytest
+
+import test_lab4 as lab4
+from harness import net, proc, timing
+from harness.report import CheckFailed, fail, first_difference, show
+
+pytestmark = pytest.mark.lab6
+
+#: POSIX words in lab 4's messages, and what a Winsock programmer calls them.
+WINSOCK_WORDS = [
+    (r"\bread\(\)", "recv()"), (r"\bwrite\(\)", "send()"), (r"\bclose\(\)", "closesocket()"),
+    (r"\bwrite_all\b", "send_all"), (r"\bgetline\(\)", "read_line()"), (r"\bgetline\b", "read_line"),
+    (r"perror\(\"connect\"\)", "report_error(\"connect\")"), (r"\(isatty\)", "(_isatty)"),
+    (r"ECONNRESET or EPIPE", "WSAECONNRESET or WSAECONNABORTED"),
+    (r"\b(EPIPE|ECONNRESET)\b", r"WSA\1"), (r"\becho_(server|client)\b(?!_win)", r"echo_\1_win"),
+]
+
+
+def winsock_words(text):
+    """``text`` with lab 4's POSIX names replaced by their Winsock counterparts."""
+    if not isinstance(text, str):
+        return text
+    for pattern, replacement in WINSOCK_WORDS:
+        text = re.sub(pattern, replacement, text)
+    return text.replace("WSAEPIPE", "WSAECONNABORTED")
+
+
+def reuse(check, points):
+    """Lab 4's ``check``, run against lab 6's programs, worth ``points``.
+
+    Its name, its title (in Winsock words) and its deadline are lab 4's; its failures
+    are translated the same way.
+    """
+    def run(lab):
+        try:
+            check(lab)
+        except CheckFailed as exc:
+            exc.did, exc.expected, exc.hint = map(winsock_words, (exc.did, exc.expected, exc.hint))
+            raise
+    run.__name__ = check.__name__
+    run.__qualname__ = check.__name__
+    run.__doc__ = winsock_words(check.__doc__)
+    run.__module__ = __name__
+    run.pytestmark = [m for m in getattr(check, "pytestmark", []) if m.name == "deadline"]
+    return pytest.mark.points(points)(run)
+
+
+# -- lab 4's checks, on Winsock ------------------------------------------------------------
+
+test_builds_without_warnings = reuse(lab4.test_builds_without_warnings, 6)
+test_server_ready_line = reuse(lab4.test_server_ready_line, 4)
+test_echoes_one_client = reuse(lab4.test_echoes_one_client, 6)
+test_server_log_lines = reuse(lab4.test_server_log_lines, 3)
+test_echoes_1mib_of_binary_data = reuse(lab4.test_echoes_1mib_of_binary_data, 8)
+test_peer_sending_one_byte_at_a_time = reuse(lab4.test_peer_sending_one_byte_at_a_time, 3)
+test_100_clients_in_sequence = reuse(lab4.test_100_clients_in_sequence, 8)
+test_second_client_served_after_the_first = reuse(lab4.test_second_client_served_after_the_first, 4)
+test_client_that_vanishes_does_not_kill_the_server = reuse(
+    lab4.test_client_that_vanishes_does_not_kill_the_server, 3)
+test_max_clients_then_exit = reuse(lab4.test_max_clients_then_exit, 4)
+test_server_usage_errors = reuse(lab4.test_server_usage_errors, 2)
+test_client_echoes_lines = reuse(lab4.test_client_echoes_lines, 4)
+test_client_long_and_binary_lines = reuse(lab4.test_client_long_and_binary_lines, 5)
+test_client_reassembles_fragmented_echo = reuse(lab4.test_client_reassembles_fragmented_echo, 4)
+test_client_quits_on_q = reuse(lab4.test_client_quits_on_q, 2)
+test_client_server_closes_early = reuse(lab4.test_client_server_closes_early, 3)
+test_client_usage_errors = reuse(lab4.test_client_usage_errors, 2)
+
+
+# -- the port itself -----------------------------------------------------------------------
+
+#: Calls each program must import from WS2_32.dll (what the port is about).
+WINSOCK_IMPORTS = ["WSAStartup", "WSACleanup", "WSAGetLastError", "closesocket"]
+
+
+def imports_of(exe):
+    """The names a Windows program imports, per DLL (read with mingw's objdump -p)."""
+    try:
+        out = subprocess.run(["x86_64-w64-mingw32-objdump", "-p", str(exe)], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, timeout=30, stdin=subprocess.DEVNULL).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    imports, dll = {}, None
+    for line in out.decode("utf-8", "replace").splitlines():
+        m = re.match(r"\s*DLL Name: (\S+)", line)
+        if m:
+            dll = m.group(1).upper()
+            imports.setdefault(dll, set())
+            continue
+        m = re.match(r"\s*[0-9a-f]+\s+<none>\s+[0-9a-f]+\s+(\w+)|\s*[0-9a-f]+\s+[0-9a-f]+\s+(\w+)$",
+                     line)
+        if dll and m:
+            imports[dll].add(m.group(1) or m.group(2))
+    return imports
+
+
+@pytest.mark.points(5)
+def test_imports_winsock_calls(lab):
+    """each program imports WSAStartup, WSACleanup, WSAGetLastError and closesocket from WS2_32.dll"""
+    for name in (lab.server, lab.client):
+        exe = lab.binary(name)
+        imports = imports_of(exe)
+        if imports is None:
+            pytest.skip("x86_64-w64-mingw32-objdump is missing (package binutils-mingw-w64-x86-64)")
+        winsock = imports.get("WS2_32.DLL", set())
+        absent = [call for call in WINSOCK_IMPORTS if call not in winsock]
+        if absent:
+            hints = {
+                "WSAStartup": "start Winsock with WSAStartup(MAKEWORD(2, 2), &wsa) before any socket call",
+                "WSACleanup": "call WSACleanup() before the program returns, on every path",
+                "WSAGetLastError": "report a failed call with its name and WSAGetLastError() "
+                                   "(perror() and errno know nothing of Winsock)",
+                "closesocket": "close a SOCKET with closesocket(), not close()",
+            }
+            fail(f"read the import table of {exe.name} (`x86_64-w64-mingw32-objdump -p`)",
+                 expected="WS2_32.dll: " + ", ".join(WINSOCK_IMPORTS),
+                 got="WS2_32.dll: " + (", ".join(sorted(winsock)) or "nothing") +
+                     f" (missing: {', '.join(absent)})",
+                 hint=hints[absent[0]])
+
+
+#: Wine's trace of one Winsock call: ``00d8:trace:winsock:WSAStartup version 0x202``.
+TRACE = re.compile(rb"[0-9a-f]{4}:trace:winsock:(\w+)")
+#: Calls that only exist once Winsock is started (what must come after WSAStartup).
+SOCKET_CALLS = {"socket", "WSASocketW", "WSASocketA", "bind", "listen", "accept", "connect",
+                "send", "recv", "closesocket", "getaddrinfo", "getsockname", "setsockopt"}
+
+
+def traced(program):
+    """The Winsock calls a program made, in order (Wine's trace), one entry per call."""
+    calls = []
+    for m in TRACE.finditer(program.stderr.bytes()):
+        name = m.group(1).decode()
+        if not calls or calls[-1] != name:  # a call traces several lines in a row
+            calls.append(name)
+    return calls
+
+
+def expect_lifecycle(program, status, what):
+    """WSAStartup before any socket call, WSACleanup after the last one, exit as the contract says."""
+    calls = traced(program)
+    sockets = [i for i, c in enumerate(calls) if c in SOCKET_CALLS]
+    did = f"ran {what}, with Wine tracing its Winsock calls (WINEDEBUG=trace+winsock)"
+    shown = " → ".join(dict.fromkeys(calls)) or "no Winsock call at all"
+    if "WSAStartup" not in calls or (sockets and calls.index("WSAStartup") > sockets[0]):
+        fail(did, expected="WSAStartup before the first socket call", got=shown,
+             hint="call WSAStartup(MAKEWORD(2, 2), &wsa) first, before socket(), getaddrinfo() "
+                  "or any other Winsock call (they fail with error 10093, WSANOTINITIALISED)")
+    cleanups = [i for i, c in enumerate(calls) if c == "WSACleanup"]
+    if not cleanups or (sockets and cleanups[-1] < sockets[-1]):
+        fail(did, expected="WSACleanup after the last socket call, before the program ends",
+             got=shown + f"; {proc.describe_status(status)}",
+             hint="pair every successful WSAStartup with a WSACleanup on every way out of "
+                  "main(): after a failure too, not only at the end of a good run")
+
+
+@pytest.mark.points(8)
+def test_winsock_started_first_and_cleaned_up(lab):
+    """WSAStartup before any socket call, WSACleanup on every way out (a good run and a failed one)"""
+    # The server: one client, then its normal end.
+    server, port = lab.start_server(lab.server, 0, 1, wine_trace=True)
+    lab4.expect_echo(port, b"traced\n", f"echoed a client of `{server.shown}`", server)
+    status = server.wait(timing.seconds(5))
+    expect_lifecycle(server, status, f"`{server.shown}` with one client")
+    # The server whose bind() fails: a way out in the middle.
+    with net.FakeTcpServer(hang_up) as held:
+        server = lab.start(lab.server, held.port, wine_trace=True)
+        status = server.wait(timing.seconds(5))
+        expect_lifecycle(server, status, f"`{server.shown}` on a port already in use")
+    # The client: a good run, then one whose connect() is refused.
+    with net.FakeTcpServer(lab4.echo_back) as fake:
+        client = lab.run(lab.client, "127.0.0.1", fake.port, data=b"hello\n", wine_trace=True)
+    expect_lifecycle(client, client.poll(), f"`{client.shown}` with one line")
+    client = lab.run(lab.client, "127.0.0.1", net.free_port(), data=b"hello\n", wine_trace=True)
+    expect_lifecycle(client, client.poll(), f"`{client.shown}` where nothing listens")
+
+
+def hang_up(_conn, _server):
+    """A fake server's handler that only holds the port (and closes each connection)."""
+
+
+def expect_error_line(program, status, call, codes, what):
+    err = program.err()
+    lines = [line.rstrip(b"\r") for line in err.splitlines()]
+    wanted = [f"{call} failed: error {code}".encode() for code in codes]
+    if status != 1 or not any(line in wanted for line in lines):
+        hint = ("report a failed Winsock call with its name and WSAGetLastError(): "
+                f"fprintf(stderr, \"%s failed: error %d\\n\", \"{call}\", WSAGetLastError())")
+        if any(re.search(rb"error (0|-1)\b", line) for line in lines) or b"No error" in err:
+            hint = ("the error number is not Winsock's: errno and perror() are not set by Winsock "
+                    "calls; use WSAGetLastError()")
+        fail(what, expected=f"stderr `{wanted[0].decode()}`"
+             + "".join(f" or `{w.decode()}`" for w in wanted[1:]) + " and exit status 1",
+             got=f"{proc.describe_status(status)}; stderr {show(err)}", hint=hint)
+
+
+@pytest.mark.points(8)
+def test_errors_name_the_call_and_code(lab):
+    """a failed call is reported as `connect failed: error 10061` (its name and WSAGetLastError())"""
+    client = lab.run(lab.client, "127.0.0.1", net.free_port(), data=b"hello\n")
+    expect_error_line(client, client.poll(), "connect", [10061],
+                      f"ran `{client.shown}` where nothing listens (WSAECONNREFUSED is 10061)")
+    with net.FakeTcpServer(hang_up) as held:
+        server = lab.start(lab.server, held.port)
+        status = server.wait(timing.seconds(5))
+        if status is None:
+            server.kill()
+        # 10048 is WSAEADDRINUSE; Wine reports a port taken by a Linux program as 10013.
+        expect_error_line(server, status, "bind", [10048, 10013],
+                          f"ran `{server.shown}` on a port that another program listens on")
+
+
+@pytest.mark.points(8)
+def test_client_stdio_is_binary(lab):
+    """bytes pass the client unchanged: CR LF, a lone CR and Ctrl-Z (0x1a) are not text-mode mangled"""
+    data = b"dos line\r\nlone\rcarriage return\nctrl-z \x1a inside\n\x1a\nlast line\n"
+    client, fake = lab4.run_client(lab, data)
+    out, status, sent = client.out(), client.poll(), bytes(fake.received)
+    if out == data and sent == data and status == 0:
+        return
+    hint = None
+    if sent != data:
+        hint = ("stdin is in text mode: the C library turns \\r\\n into \\n and stops at Ctrl-Z "
+                "(0x1a); switch it with _setmode(_fileno(stdin), _O_BINARY)")
+    elif out.replace(b"\r\n", b"\n") == data.replace(b"\r\n", b"\n") and out.count(b"\r\n") > data.count(b"\r\n"):
+        hint = ("stdout is in text mode: each \\n is written as \\r\\n; switch it with "
+                "_setmode(_fileno(stdout), _O_BINARY)")
+    fail(f"ran `{client.shown}` against an echo server, with {show(data)} on stdin",
+         expected="the server receives those bytes, stdout is the same bytes, exit status 0",
+         got=f"the server received {show(sent)}; stdout {show(out)}; {proc.describe_status(status)}",
+         note=first_difference(data, out) if out != data else None, stderr=client.err(), hint=hint)
