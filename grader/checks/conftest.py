@@ -21,7 +21,7 @@ import traceback
 import pytest
 
 from harness import proc, timing, wine
-from harness.lab import LABS, WSASTARTUP_HINT, Lab, placeholder_hint
+from harness.lab import LABS, Lab, stderr_hint
 from harness.report import CheckFailed, render_checklist
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
@@ -155,11 +155,8 @@ def _explain(excinfo):
     exc = excinfo.value
     if isinstance(exc, CheckFailed):
         err = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else exc.stderr
-        if exc.hint is None and err and ("Function not implemented" in err
-                                         or "failed: error 120" in err):
-            exc.hint = placeholder_hint(err)
-        elif exc.hint is None and err and "error 10093" in err:
-            exc.hint = WSASTARTUP_HINT
+        if exc.hint is None and err:
+            exc.hint = stderr_hint(err)
         return exc.render(), isinstance(exc, CheckTimeout)
     if isinstance(exc, (ConnectionError, TimeoutError, OSError)):
         return (f"  did:      talked to the program over the network\n"

@@ -58,11 +58,6 @@ def valgrind_clean(program, status, what):
              got=proc.describe_status(status), stderr=program.err())
 
 
-def expect_usage_error(lab, name, args):
-    """``name args`` must exit 2 with a `usage: ` line on stderr and nothing on stdout."""
-    expect_usage_errors(lab, name, [args])
-
-
 def expect_usage_errors(lab, name, arg_lists):
     """Each ``name args`` of ``arg_lists`` must exit 2 with a `usage: ` line on stderr.
 

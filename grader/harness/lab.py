@@ -201,10 +201,8 @@ def expect_ready(program, pattern, timeout):
     err = program.err().decode("utf-8", "replace")
     if "Address already in use" in err:
         hint = "the port is taken: set SO_REUSEADDR before bind() (labs 3, 4, 6)"
-    elif "Function not implemented" in err or "failed: error 120" in err:
-        hint = placeholder_hint(err)
-    elif "error 10093" in err:
-        hint = WSASTARTUP_HINT
+    elif stderr_hint(err):
+        hint = stderr_hint(err)
     elif "Bad file descriptor" in err:
         hint = "a call was given a socket that was never created: is socket() still a TODO?"
     elif status is None and not program.out():
@@ -231,6 +229,18 @@ def stop_server(program, sig=signal.SIGINT, timeout=None):
 #: The hint for Winsock's error 10093 (WSANOTINITIALISED): a call before WSAStartup().
 WSASTARTUP_HINT = ("error 10093 is WSANOTINITIALISED: call WSAStartup(MAKEWORD(2, 2), &wsa) "
                    "before any socket call")
+
+
+def stderr_hint(err):
+    """The hint that a program's stderr alone points to, or None: a skeleton placeholder
+    still in place, or a Winsock call made before WSAStartup()."""
+    if isinstance(err, bytes):
+        err = err.decode("utf-8", "replace")
+    if "Function not implemented" in err or "failed: error 120" in err:
+        return placeholder_hint(err)
+    if "error 10093" in err:
+        return WSASTARTUP_HINT
+    return None
 
 
 def placeholder_hint(err):

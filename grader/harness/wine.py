@@ -185,21 +185,22 @@ class Session:
             return "Wine did not start within 90 s"
         return self._error
 
+    def _process_env(self):
+        """The environment of Wine's own processes (wineserver, the warm-up)."""
+        return dict({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/nonexistent", "LC_ALL": "C"},
+                    **self.env)
+
     def _quiet(self, argv, timeout):
-        full_env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/nonexistent", "LC_ALL": "C"}
-        full_env.update(self.env)
         return subprocess.run(sandbox.prefix() + argv, stdin=subprocess.DEVNULL,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env=full_env, timeout=timeout, start_new_session=True)
+                              env=self._process_env(), timeout=timeout, start_new_session=True)
 
     def _start(self):
-        full_env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/nonexistent", "LC_ALL": "C"}
-        full_env.update(self.env)
         # In the foreground (-f), so that it is ours to stop; persistent (-p), so that it
         # stays up between programs instead of exiting with the last one.
         self.server = subprocess.Popen(sandbox.prefix() + [wineserver(), "-f", "-p"],
                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.DEVNULL, env=full_env,
+                                       stderr=subprocess.DEVNULL, env=self._process_env(),
                                        start_new_session=True)
         # The warm-up: Wine starts its helper processes here, with output to /dev/null.
         self._quiet([wine64(), "hostname"], timing.seconds(60))
