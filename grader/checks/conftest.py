@@ -53,6 +53,7 @@ def pytest_configure(config):
     config._labs = {}
     config._results = {}
     config._lab_started = {}
+    config._complete = set()
 
 
 def lab_number(item):
@@ -197,6 +198,20 @@ def pytest_runtest_makereport(item, call):
             entry["status"] = "skipped"
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """After the last check of a lab: what the lab kept running is stopped (Wine's server),
+    the lab is complete, and the results file says so (grader/run_all keeps the labs a
+    grading finished, should it be stopped later)."""
+    yield
+    number = lab_number(item)
+    if number is not None and (nextitem is None or lab_number(nextitem) != number):
+        if number in item.config._labs:
+            item.config._labs[number].close()
+        item.config._complete.add(number)
+        write_results(item.config)
+
+
 def lab_results(config, number):
     checks = list(config._results.get(number, {}).values())
     title, _ = LABS[number]
@@ -209,6 +224,7 @@ def lab_results(config, number):
         "score": sum(c["score"] for c in checks),
         "max_score": sum(c["max_score"] for c in checks),
         "checks": checks,
+        "complete": number in config._complete,
     }
 
 
@@ -236,10 +252,15 @@ def pytest_sessionfinish(session, exitstatus):
         lab.close()  # Wine's server (lab 6) is stopped here
         if lab.missing and exitstatus == 0:
             session.exitstatus = NOT_GRADED
-    path = session.config.getoption("--results-json")
+    write_results(session.config)
+
+
+def write_results(config):
+    """Write the results so far to --results-json, whole or not at all."""
+    path = config.getoption("--results-json")
     if not path:
         return
-    data = {"labs": [lab_results(session.config, n) for n in sorted(session.config._results)]}
+    data = {"labs": [lab_results(config, n) for n in sorted(config._results)]}
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w") as f:
         json.dump(data, f, indent=1)

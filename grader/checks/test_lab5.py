@@ -395,8 +395,10 @@ class EarlyRun:
     ``limit`` s, then killed; ``kw`` goes to ``lab.start``.
 
     The client is taken out of ``proc``'s registry (every check's teardown kills what is
-    in it); :meth:`close` kills it, with its process group, and closes ``peer``.  A thread
-    waits for the client, so ``elapsed`` is the time to its exit, not to the check.
+    in it), and under grader/run_all its session is spared by ``sandbox.kill_strays`` (which
+    kills every other process of the student's user after each check); :meth:`close` kills
+    it, with its process group, and closes ``peer``.  A thread waits for the client, so
+    ``elapsed`` is the time to its exit, not to the check.
     """
 
     def __init__(self, lab, make_peer, data, limit=6, **kw):
@@ -405,6 +407,7 @@ class EarlyRun:
         try:
             self.peer = make_peer()
             self.client = proc.detach(lab.start(CLIENT, "127.0.0.1", self.peer.port, **kw))
+            sandbox.spare_session(self.client.pid)
         except Exception as exc:  # noqa: BLE001 (e.g. the client did not build): the check raises it
             self.error = exc
             return
@@ -432,6 +435,7 @@ class EarlyRun:
         self._closed = True
         if self.client is not None:
             self.client.kill()
+            sandbox.release_session(self.client.pid)
         if self._thread is not None:
             self._thread.join(timing.seconds(10))
         if self.peer is not None:
@@ -461,19 +465,13 @@ EARLY = {
 @pytest.fixture(scope="module", autouse=True)
 def early(request, lab):
     """The :class:`EarlyRun` of each selected check of :data:`EARLY`, started at the start of
-    the module; each is closed (its client killed) when the module ends, whatever happened.
-
-    Under grader/run_all every process of the student's user is killed after each check
-    (``sandbox.kill_strays``), so nothing is started early there: the checks start their
-    client themselves.
-    """
+    the module; each is closed (its client killed) when the module ends, whatever happened."""
     selected = {item.name for item in request.session.items if item.module is request.module}
     runs = {}
     try:
-        if sandbox.student_uid() is None:
-            for name, args in EARLY.items():
-                if name in selected:
-                    runs[name] = EarlyRun(lab, **args)
+        for name, args in EARLY.items():
+            if name in selected:
+                runs[name] = EarlyRun(lab, **args)
         yield runs
     finally:
         for run in runs.values():

@@ -142,18 +142,31 @@ def test_imports_winsock_calls(lab):
                  hint=hints[absent[0]])
 
 
-#: Wine's trace of one Winsock call: ``00d8:trace:winsock:WSAStartup version 0x202``.
-TRACE = re.compile(rb"[0-9a-f]{4}:trace:winsock:(\w+)")
+#: Wine's trace of one Winsock call, after the pid and thread of the process that made it:
+#: ``0020:0024:trace:winsock:WSAStartup version 0x202``.
+TRACE = re.compile(rb"^([0-9a-f]{4}):[0-9a-f]{4}:trace:winsock:(\w+)", re.M)
+#: Wine loading a program's own executable: ``0020:0024:trace:loaddll:build_module Loaded
+#: L"Z:\\...\\echo_server_win.exe" at ...``; its pid is the program's.
+LOADED = re.compile(rb'^([0-9a-f]{4}):[0-9a-f]{4}:trace:loaddll:\w+ Loaded L"[^"]*\\([^"\\]+\.exe)"',
+                    re.M | re.I)
 #: Calls that only exist once Winsock is started (what must come after WSAStartup).
 SOCKET_CALLS = {"socket", "WSASocketW", "WSASocketA", "bind", "listen", "accept", "connect",
                 "send", "recv", "closesocket", "getaddrinfo", "getsockname", "setsockopt"}
 
 
-def traced(program):
-    """The Winsock calls a program made, in order (Wine's trace), one entry per call."""
+def traced(program, exe):
+    """The Winsock calls that program ``exe`` made, in order (Wine's trace), one entry per call.
+
+    Only the program's own process counts: a helper that Wine starts from it (services.exe,
+    svchost.exe) inherits its environment and stderr, and traces calls of its own there.
+    """
+    err = program.stderr.bytes()
+    own = {m.group(1) for m in LOADED.finditer(err) if m.group(2).lower() == exe.lower().encode()}
     calls = []
-    for m in TRACE.finditer(program.stderr.bytes()):
-        name = m.group(1).decode()
+    for m in TRACE.finditer(err):
+        if own and m.group(1) not in own:
+            continue
+        name = m.group(2).decode()
         if not calls or calls[-1] != name:  # a call traces several lines in a row
             calls.append(name)
     return calls
@@ -161,9 +174,9 @@ def traced(program):
 
 def expect_lifecycle(program, status, what):
     """WSAStartup before any socket call, WSACleanup after the last one, exit as the contract says."""
-    calls = traced(program)
+    calls = traced(program, program.shown.split()[0] + ".exe")
     sockets = [i for i, c in enumerate(calls) if c in SOCKET_CALLS]
-    did = f"ran {what}, with Wine tracing its Winsock calls (WINEDEBUG=trace+winsock)"
+    did = f"ran {what}, with Wine tracing its Winsock calls (WINEDEBUG=+pid,trace+winsock)"
     shown = " → ".join(dict.fromkeys(calls)) or "no Winsock call at all"
     if "WSAStartup" not in calls or (sockets and calls.index("WSAStartup") > sockets[0]):
         fail(did, expected="WSAStartup before the first socket call", got=shown,

@@ -1,10 +1,13 @@
 """Compiling the programs of a lab, and the grader's own LD_PRELOAD shim.
 
-The programs are built by ``grader/build.mk`` (make: incremental, out of tree),
-with the contract's flags.  Whether a source builds *without warnings* is
-asked separately with ``-fsyntax-only``, which is quick and does not depend on
-what the incremental build happened to redo.
+Each program is compiled on its own, all of a lab's at once, with the contract's
+flags (``-std=c11 -Wall -Wextra``, and ``-g`` so that Valgrind can name lines).  What
+the compiler said about each is kept beside the program (``NAME.build.json``): the
+warnings check reads it instead of compiling again, and a program that is up to date
+(``make labN`` again, nothing edited) keeps the warnings of the build that made it.
 """
+import concurrent.futures
+import json
 import os
 import pathlib
 import shutil
@@ -18,12 +21,19 @@ CFLAGS = ["-std=c11", "-Wall", "-Wextra"]
 
 
 class BuildResult:
-    """What building a lab's programs gave: the binaries that exist and the compiler's words."""
+    """What building a lab's programs gave: the binaries that exist and the compiler's words.
 
-    def __init__(self, ok, output, binaries):
+    ``binaries`` maps each program to its path, or to None when it did not build;
+    ``outputs`` maps each program to ``(status, text)``, the compiler's exit status and
+    output for it (status None: there was no source to compile); ``output`` is all of it,
+    for the top of the report.
+    """
+
+    def __init__(self, ok, output, binaries, outputs=None):
         self.ok = ok
         self.output = output
         self.binaries = binaries
+        self.outputs = outputs or {}
 
 
 def compiler():
@@ -34,42 +44,63 @@ def compiler():
     return "cc"
 
 
-def build_programs(src, out, programs, cc=None, cflags=None, ldlibs="", exe="", timeout=120):
-    """Build ``programs`` (names without .c) from ``src`` into ``out``.
+def compile_command(cc, source, target, cflags=None, ldlibs=""):
+    """The command that builds ``target`` from ``source``, run in the source's folder (so
+    that the compiler's messages name the file as the student knows it: ``echo_server.c``)."""
+    return [cc] + (cflags or CFLAGS) + ["-g", "-o", str(target), source.name] + ldlibs.split()
 
-    Returns a :class:`BuildResult`; ``binaries`` maps each program name to its
-    path, or to None when it did not build (missing source, compile error).
+
+def build_one(src, out, name, cc, cflags=None, ldlibs="", exe="", timeout=120):
+    """Build program ``name`` (``src/name.c``) into ``out``; return (binary or None, status, output).
+
+    Up to date (the binary newer than every source and header of ``src``, built by the
+    same command): nothing is compiled, and the output of the build that made it is
+    returned again.
     """
-    src, out = pathlib.Path(src), pathlib.Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    cc = cc or compiler()
-    argv = ["make", "-s", "-k", "--no-print-directory", "-f", str(GRADER / "build.mk"),
-            f"SRC={src}", f"OUT={out}", f"PROGRAMS={' '.join(programs)}", f"CC={cc}",
-            "CFLAGS=" + " ".join((cflags or CFLAGS) + ["-g"]), f"LDLIBS={ldlibs}", f"EXE={exe}"]
+    source, target = src / (name + ".c"), out / (name + exe)
+    record = out / (name + ".build.json")
+    if not source.exists():
+        return None, None, f"{source}: no such file (the lab needs {name}.c)"
+    argv = compile_command(cc, source, target, cflags, ldlibs)
+    newest = max(p.stat().st_mtime for p in [source] + list(src.glob("*.h")))
+    try:
+        old = json.loads(record.read_text())
+        if old["argv"] == argv and target.stat().st_mtime >= newest:
+            return target, old["status"], old["output"]
+    except (OSError, ValueError, KeyError):
+        pass
+    target.unlink(missing_ok=True)
+    record.unlink(missing_ok=True)
     try:
         # grader/run_all compiles an untrusted submission as its own user, limited (else no prefix)
         proc = subprocess.run(sandbox.prefix() + argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              timeout=timeout, stdin=subprocess.DEVNULL)
-        output = proc.stdout.decode("utf-8", "replace")
+                              timeout=timeout, stdin=subprocess.DEVNULL, cwd=str(src))
+        status, output = proc.returncode, proc.stdout.decode("utf-8", "replace").strip()
     except subprocess.TimeoutExpired:
-        output = f"the build did not finish within {timeout} s"
-    binaries = {}
-    for name in programs:
-        path = out / (name + exe)
-        source = src / (name + ".c")
-        fresh = path.exists() and source.exists() and path.stat().st_mtime >= source.stat().st_mtime
-        binaries[name] = path if fresh else None
-        if not source.exists():
-            output += f"\n{source}: no such file (the lab needs {name}.c)"
-    return BuildResult(all(binaries.values()), output.strip(), binaries)
+        status, output = -1, f"the compiler did not finish within {timeout} s"
+    built = status == 0 and target.exists()
+    if built:  # kept for the next run only when the program is there to go with it
+        tmp = record.with_name(f".{record.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"argv": argv, "status": status, "output": output}))
+        os.replace(tmp, record)
+    return (target if built else None), status, output
 
 
-def warnings_of(source, cc=None, cflags=None, extra=()):
-    """Compile ``source`` with -fsyntax-only; return (returncode, compiler output)."""
-    argv = [cc or compiler()] + (cflags or CFLAGS) + list(extra) + ["-fsyntax-only", str(source)]
-    proc = subprocess.run(sandbox.prefix() + argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60,
-                          stdin=subprocess.DEVNULL)
-    return proc.returncode, proc.stdout.decode("utf-8", "replace").strip()
+def build_programs(src, out, programs, cc=None, cflags=None, ldlibs="", exe="", timeout=120):
+    """Build ``programs`` (names without .c) from ``src`` into ``out``, all at once.
+
+    Returns a :class:`BuildResult`.
+    """
+    src, out = pathlib.Path(src).resolve(), pathlib.Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    cc = cc or compiler()
+    with concurrent.futures.ThreadPoolExecutor(max(1, len(programs))) as pool:
+        done = list(pool.map(lambda name: build_one(src, out, name, cc, cflags, ldlibs, exe, timeout),
+                             programs))
+    binaries = {name: binary for name, (binary, _status, _output) in zip(programs, done)}
+    outputs = {name: (status, output) for name, (_binary, status, output) in zip(programs, done)}
+    text = "\n".join(output for _binary, _status, output in done if output)
+    return BuildResult(all(binaries.values()), text.strip(), binaries, outputs)
 
 
 def shim(build_dir):

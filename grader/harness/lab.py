@@ -118,7 +118,9 @@ class Lab:
         short_write    cap every TCP write/send at this many bytes (a short write every time)
         use_valgrind   run under memcheck (leaks, invalid accesses, descriptors)
         strace_*       run under strace, logging to ``strace_log``
-        wine_trace     (a Windows program) Wine traces its Winsock calls on stderr
+        wine_trace     (a Windows program) Wine traces its Winsock calls on stderr, each line
+                       with the Windows pid of the process that made it (``+pid``), and the
+                       program's own start (``+loaddll``), which tells that pid
 
         A Windows program (lab 6) is started under Wine; the shim, Valgrind and strace
         do not apply to it (its stdout is whatever its C library makes of it).
@@ -136,8 +138,8 @@ class Lab:
                           "or delete build/.wine-prefix to have it created anew")
             extra = dict(self.wine.env)
             if wine_trace:
-                extra["WINEDEBUG"] = "trace+winsock"
-            return proc.Program(sandbox.prefix() + [wine.wine64(), binary] + args, shown,
+                extra["WINEDEBUG"] = "+pid,trace+winsock,+loaddll"
+            return proc.Program(sandbox.prefix(wine.LIMITS) + [wine.wine64(), binary] + args, shown,
                                 minimal_env(extra), stdin, str(self.out), False)
         extra = {"LD_PRELOAD": str(self.shim)}
         if linebuf:

@@ -4,23 +4,26 @@
 and everything it starts) in namespaces of its own and tells the harness, through
 two environment variables, how to start the student's programs:
 
-``GRADER_SANDBOX_PREFIX``
-    a JSON list of words put before every command that runs the student's code
-    or compiles it (``Lab.start``, the build): typically ``prlimit`` (CPU time,
-    memory, processes, file size, open files) and ``setpriv`` (an unprivileged
-    user of its own, no new privileges).  Unset: programs start as before.
+``GRADER_SANDBOX=1``
+    every command that runs the student's code or compiles it (``Lab.start``, the
+    build, Wine) starts behind :func:`prefix`: ``prlimit`` with :data:`LIMITS` (CPU
+    time, memory, processes, file size, open files; a lab may raise one, as lab 6
+    does for Wine's threads) and, with a user, ``setpriv`` (that user, no
+    privileges).  Unset: programs start as before.
 ``GRADER_SANDBOX_UID``
     the user the student's programs run as; at the end of every check
     (:func:`kill_strays`, from ``proc.kill_all``) every process of that user is
-    killed, including those that called ``setsid()`` or forked twice.
+    killed, including those that called ``setsid()`` or forked twice, but for
+    those a lab keeps on purpose (:func:`spare_session`, :func:`spare_wine`).
 
 ``make labN`` sets neither: a student's own grading runs the way it always did.
 """
-import json
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
+import threading
 
 #: Limits of every program of a submission (the build included): ``prlimit`` options.
 LIMITS = {
@@ -33,13 +36,20 @@ LIMITS = {
 }
 
 
-def prefix():
-    """The words to put before a command that runs or builds the student's code."""
-    raw = os.environ.get("GRADER_SANDBOX_PREFIX")
-    if not raw:
+def active():
+    """True under grader/run_all: the student's programs run limited (and as their own user)."""
+    return os.environ.get("GRADER_SANDBOX") == "1"
+
+
+def prefix(limits=None):
+    """The words to put before a command that runs or builds the student's code.
+
+    ``limits`` changes some of :data:`LIMITS` for this command.  Empty outside run_all.
+    """
+    if not active():
         return []
-    words = json.loads(raw)
-    return [str(w) for w in words]
+    uid = student_uid()
+    return limits_prefix(limits) + (user_prefix(uid) if uid is not None else [])
 
 
 def student_uid():
@@ -66,71 +76,178 @@ def kill_user(uid, rounds=2):
     """Kill every process of ``uid`` that this process may see (its pid namespace).
 
     Done as ``uid`` itself with ``kill(-1, SIGKILL)``: the kernel signals every
-    process of that user at once, so a fork bomb cannot outrun it.
+    process of that user at once, so a fork bomb cannot outrun it.  A forked child
+    of the grader takes the user's identity and makes the call (no program to start:
+    ``kill -s KILL -- -1`` is read differently by procps' and util-linux's kill).
     """
     if uid is None or uid == os.getuid():
         return
-    kill = shutil.which("kill") or "/bin/kill"
     for _ in range(rounds):
         try:
-            subprocess.run(user_prefix(uid) + [kill, "-s", "KILL", "--", "-1"],
-                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=10, env={"PATH": "/usr/bin:/bin"})
-        except (OSError, subprocess.SubprocessError):
+            child = os.fork()
+        except OSError:
             return
+        if child == 0:  # the child: become uid (it has no other way to be allowed), kill, leave
+            code = 1
+            try:
+                os.setgroups([])
+                os.setgid(uid)
+                os.setuid(uid)
+                os.kill(-1, signal.SIGKILL)  # every process of uid but the caller
+                code = 0
+            except OSError:
+                pass
+            finally:
+                os._exit(code)
+        os.waitpid(child, 0)
         if not processes_of(uid):
             return
 
 
 def processes_of(uid):
-    """The pids of the processes of ``uid`` in /proc (those this process can see)."""
+    """The pids of the live processes of ``uid`` in /proc (those this process can see).
+
+    A zombie (ended, waiting for its parent to reap it) holds nothing and is left out.
+    """
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/status") as f:
+                state = None
                 for line in f:
-                    if line.startswith("Uid:"):
-                        if int(line.split()[1]) == uid:
+                    if line.startswith("State:"):
+                        state = line.split()[1]
+                    elif line.startswith("Uid:"):
+                        if int(line.split()[1]) == uid and state != "Z":
                             found.append(int(entry))
                         break
-        except OSError:
+        except (OSError, ValueError, IndexError):
             continue
     return found
 
 
-#: Processes of the student's user that :func:`kill_strays` leaves alone: Wine's
-#: wineserver and helpers, started by the grader for lab 6 (harness/wine.py).
-_spared = set()
+#: Sessions whose processes :func:`kill_strays` leaves alone: programs that a lab starts
+#: ahead of the check that judges them (lab 5's slow clients), which must outlive the
+#: checks that run in the meantime.  Their owner kills them (``proc.Program.kill``).
+_spared_sessions = set()
+#: While True, :func:`kill_strays` leaves Wine's own processes alone (lab 6's wineserver
+#: and the helpers it starts: services.exe, winedevice.exe, ...).
+_wine_up = False
 
 
-def spare(pids, replace=False):
-    """Let :func:`kill_strays` leave ``pids`` running (``replace``: instead of those spared so far)."""
-    if replace:
-        _spared.clear()
-    _spared.update(pids)
+#: Held by :func:`kill_strays`, and by :func:`starting` (a thread starting a process to spare).
+_lock = threading.RLock()
+
+
+@contextlib.contextmanager
+def starting():
+    """Hold :func:`kill_strays` back while a process to spare starts, until it is spared.
+
+    Wine is started from a thread while the checks go on: without this, a check ending in
+    between could kill the new process before :func:`spare_session` names it.
+    """
+    with _lock:
+        yield
+
+
+def spare_session(sid):
+    """Let :func:`kill_strays` leave the processes of session ``sid`` running."""
+    _spared_sessions.add(sid)
+
+
+def release_session(sid):
+    """Undo :func:`spare_session`."""
+    _spared_sessions.discard(sid)
+
+
+def spare_wine(up):
+    """Whether :func:`kill_strays` leaves Wine's own processes running (see :func:`is_wine`)."""
+    global _wine_up
+    _wine_up = bool(up)
+
+
+#: How Wine's loader is named on a command line, before the program it loads names itself.
+WINE_LOADERS = {b"wine", b"wine64", b"wine-preloader", b"wine64-preloader"}
+
+
+def is_wine(pid):
+    """True when ``pid`` is Wine's: its wineserver, or a program of Wine's own ``C:\\windows``.
+
+    Told by the command line, not by a list taken once: Wine starts its helpers when it
+    needs them (services.exe starts svchost.exe a moment later), and a helper killed by
+    mistake is started again by the next program, with that program's environment and
+    its stdout and stderr (a traced program would then show the helper's calls).  A
+    helper that is still starting shows as ``wine64 C:\\windows\\...``.  A student's own
+    program runs from the build folder (``Z:\\...``): one that copies itself into
+    ``C:\\windows`` survives until the lab ends, when ``wineserver -k`` and the grading's
+    namespace end everything.
+    """
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return wines_own(f.read())
+    except OSError:
+        return False
+
+
+def wines_own(cmdline):
+    """True when ``cmdline`` (as in /proc/PID/cmdline) is one of Wine's own processes."""
+    words = cmdline.split(b"\0")
+    while len(words) > 1 and os.path.basename(words[0]) in WINE_LOADERS:
+        words = words[1:]
+    first = words[0]
+    return first.lower().startswith(b"c:\\windows\\") or os.path.basename(first).startswith(b"wineserver")
+
+
+def session_of(pid):
+    """The session id of ``pid``, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[3])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def spared(pid):
+    """True when :func:`kill_strays` must leave ``pid`` running."""
+    return session_of(pid) in _spared_sessions or (_wine_up and is_wine(pid))
 
 
 def kill_strays():
-    """Kill what the student's programs left running (no-op outside ``run_all``)."""
+    """Kill what the student's programs left running (no-op outside ``run_all``).
+
+    With nothing to spare, one ``kill(-1)`` as the student's user ends them all at once.
+    Otherwise they are stopped (SIGSTOP) round after round until no new one appears, a
+    stopped process cannot fork, so even a fork bomb is caught, then all killed.
+    """
     uid = student_uid()
     if uid is None:
         return
-    if not _spared:
+    with _lock:
+        _kill_strays(uid)
+
+
+def _kill_strays(uid):
+    if not _spared_sessions and not _wine_up:
         kill_user(uid)
         return
-    # Wine is up: kill the others one by one, a few rounds (a Windows program cannot fork,
-    # so nothing multiplies faster than this).  What the grading leaves, its namespace ends.
-    for _ in range(5):
-        strays = [pid for pid in processes_of(uid) if pid not in _spared]
-        if not strays:
-            return
-        for pid in strays:
+    stopped = set()
+    for _ in range(50):
+        found = [pid for pid in processes_of(uid) if pid not in stopped and not spared(pid)]
+        if not found:
+            break
+        for pid in found:
             try:
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, signal.SIGSTOP)
             except OSError:
                 pass
+            stopped.add(pid)
+    for pid in stopped:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def subreaper_main(argv):

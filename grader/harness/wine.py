@@ -44,6 +44,9 @@ WINE_DLL_DIRS = ["/usr/lib/x86_64-linux-gnu/wine/x86_64-windows",
                  "/usr/lib/wine/x86_64-windows", "/usr/lib/wine/i386-windows"]
 #: Files of a prefix that belong to one running wineserver, never copied.
 PRIVATE_FILES = {"wineserver"}
+#: What Wine needs beyond the sandbox's limits (harness/sandbox.py) under grader/run_all:
+#: room for its server's and helpers' threads, which count as the user's processes.
+LIMITS = {"nproc": 256}
 
 
 def _which(name, *fallbacks):
@@ -151,7 +154,6 @@ class Session:
     def __init__(self, folder):
         self.prefix = pathlib.Path(folder) / ".wine-prefix"
         self.server = None
-        self.spared = []
         source = template()
         shutil.rmtree(self.prefix, ignore_errors=True)
         shutil.copytree(source, self.prefix, symlinks=True,
@@ -161,6 +163,9 @@ class Session:
             for entry in [self.prefix] + list(self.prefix.rglob("*")):
                 os.lchown(entry, uid, uid)
         self.env = env(self.prefix)
+        # Wine's own processes stay up between checks (run_all kills the rest after each),
+        # from the start: a check that ends during the warm-up must not kill them.
+        sandbox.spare_wine(True)
         # Wine warms up (about 1.5 s) while the first checks, which need no program, run.
         self._error = None
         self._thread = threading.Thread(target=self._start_quietly, daemon=True)
@@ -191,30 +196,47 @@ class Session:
                     **self.env)
 
     def _quiet(self, argv, timeout):
-        return subprocess.run(sandbox.prefix() + argv, stdin=subprocess.DEVNULL,
+        return subprocess.run(sandbox.prefix(LIMITS) + argv, stdin=subprocess.DEVNULL,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               env=self._process_env(), timeout=timeout, start_new_session=True)
 
     def _start(self):
         # In the foreground (-f), so that it is ours to stop; persistent (-p), so that it
         # stays up between programs instead of exiting with the last one.
-        self.server = subprocess.Popen(sandbox.prefix() + [wineserver(), "-f", "-p"],
-                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.DEVNULL, env=self._process_env(),
-                                       start_new_session=True)
-        # The warm-up: Wine starts its helper processes here, with output to /dev/null.
-        self._quiet([wine64(), "hostname"], timing.seconds(60))
-        uid = sandbox.student_uid()
-        if uid is not None:  # they stay up between checks (sandbox.kill_strays spares them)
-            self.spared = sandbox.processes_of(uid)
-            sandbox.spare(self.spared)
+        # Spared by run_all's kill after each check from its first instant, before it even
+        # looks like Wine's (setpriv is still becoming wineserver): a wineserver killed then
+        # would be replaced by one that ends with each program, costing 0.3 s a start.
+        with sandbox.starting():
+            self.server = subprocess.Popen(sandbox.prefix(LIMITS) + [wineserver(), "-f", "-p"],
+                                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.DEVNULL, env=self._process_env(),
+                                           start_new_session=True)
+            sandbox.spare_session(self.server.pid)
+        # The warm-up: Wine starts its helper processes here, with output to /dev/null.  It is
+        # spared by run_all's kill after each check (it does not look like Wine's own yet).
+        with sandbox.starting():
+            warm = subprocess.Popen(sandbox.prefix(LIMITS) + [wine64(), "hostname"],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, env=self._process_env(),
+                                    start_new_session=True)
+            sandbox.spare_session(warm.pid)
+        try:
+            warm.wait(timing.seconds(60))
+        except subprocess.TimeoutExpired:
+            os.killpg(warm.pid, 9)
+            warm.wait()
+            raise
+        finally:
+            sandbox.release_session(warm.pid)
 
     def close(self):
         """Stop wineserver (``-k`` ends every program of the prefix); idempotent."""
         self._thread.join(timing.seconds(90))
         if self.server is None:
+            sandbox.spare_wine(False)
             return
         server, self.server = self.server, None
+        sandbox.release_session(server.pid)
         try:
             self._quiet([wineserver(), "-k"], 15)
         except (OSError, subprocess.SubprocessError):
@@ -223,13 +245,15 @@ class Session:
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
-        for pid in [server.pid] + self.spared:
+        uid = sandbox.student_uid()
+        helpers = [pid for pid in sandbox.processes_of(uid) if sandbox.is_wine(pid)] if uid else []
+        for kill, pid in [(os.killpg, server.pid)] + [(os.kill, pid) for pid in helpers]:
             try:
-                os.killpg(pid, 9)
+                kill(pid, 9)
             except OSError:
                 pass
         try:
             server.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
-        sandbox.spare([], replace=True)
+        sandbox.spare_wine(False)
