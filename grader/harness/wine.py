@@ -10,7 +10,8 @@ The grader manages Wine itself, so that a student never has to:
   a prefix of its own, so two gradings never share a ``wineserver`` (one's
   ``wineserver -k`` would kill the other's programs), owned by the user the
   programs run as (Wine refuses a prefix that is not its user's);
-- the session starts ``wineserver -p`` (persistent) and warms Wine up once with
+- the session starts ``wineserver -p`` (persistent, in the background, ready when
+  the command returns) and warms Wine up once with
   a small program whose output goes to /dev/null: the first program after a
   fresh ``wineserver`` starts Wine's helper processes (services.exe, ...), which
   inherit its stdout and stderr, and a check reading those pipes to their end
@@ -153,7 +154,8 @@ class Session:
 
     def __init__(self, folder):
         self.prefix = pathlib.Path(folder) / ".wine-prefix"
-        self.server = None
+        self.server = None  # the pid of its wineserver, once started
+        self._closed = False
         source = template()
         shutil.rmtree(self.prefix, ignore_errors=True)
         shutil.copytree(source, self.prefix, symlinks=True,
@@ -181,7 +183,7 @@ class Session:
     def server_pid(self):
         """The pid of this session's wineserver (it holds a descriptor per open socket)."""
         self.wait_ready()
-        return self.server.pid if self.server is not None else -1
+        return self.server if self.server is not None else -1
 
     def wait_ready(self):
         """Wait until Wine is warm; return None, or the error that stopped it from starting."""
@@ -195,65 +197,67 @@ class Session:
         return dict({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/nonexistent", "LC_ALL": "C"},
                     **self.env)
 
-    def _quiet(self, argv, timeout):
-        return subprocess.run(sandbox.prefix(LIMITS) + argv, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env=self._process_env(), timeout=timeout, start_new_session=True)
-
-    def _start(self):
-        # In the foreground (-f), so that it is ours to stop; persistent (-p), so that it
-        # stays up between programs instead of exiting with the last one.
-        # Spared by run_all's kill after each check from its first instant, before it even
-        # looks like Wine's (setpriv is still becoming wineserver): a wineserver killed then
-        # would be replaced by one that ends with each program, costing 0.3 s a start.
+    def _spared_run(self, argv, timeout):
+        """Run one of Wine's commands to its end, quietly, spared meanwhile by run_all's kill
+        after each check (held back until it is spared: Wine starts from a thread while the
+        checks go on, and a command that is still becoming Wine's does not look like it)."""
         with sandbox.starting():
-            self.server = subprocess.Popen(sandbox.prefix(LIMITS) + [wineserver(), "-f", "-p"],
-                                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                           stderr=subprocess.DEVNULL, env=self._process_env(),
-                                           start_new_session=True)
-            sandbox.spare_session(self.server.pid)
-        # The warm-up: Wine starts its helper processes here, with output to /dev/null.  It is
-        # spared by run_all's kill after each check (it does not look like Wine's own yet).
-        with sandbox.starting():
-            warm = subprocess.Popen(sandbox.prefix(LIMITS) + [wine64(), "hostname"],
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL, env=self._process_env(),
-                                    start_new_session=True)
-            sandbox.spare_session(warm.pid)
+            command = subprocess.Popen(sandbox.prefix(LIMITS) + argv, stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                       env=self._process_env(), start_new_session=True)
+            sandbox.spare_session(command.pid)
         try:
-            warm.wait(timing.seconds(60))
+            return command.wait(timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(warm.pid, 9)
-            warm.wait()
+            os.killpg(command.pid, 9)
+            command.wait()
             raise
         finally:
-            sandbox.release_session(warm.pid)
+            sandbox.release_session(command.pid)
+
+    def _start(self):
+        # Persistent (-p): it stays up between programs instead of ending with the last one.
+        # It forks into the background and returns once it listens: a program started before
+        # that would start a server of its own, which ends with each program (0.3 s a start).
+        self._spared_run([wineserver(), "-p"], timing.seconds(30))
+        self.server = self._find_server()
+        # The warm-up: Wine starts its helper processes here, with output to /dev/null.
+        self._spared_run([wine64(), "hostname"], timing.seconds(60))
+
+    def _find_server(self):
+        """The pid of the wineserver of this session's prefix (read from /proc), or None."""
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if not os.path.basename(f.read().split(b"\0")[0]).startswith(b"wineserver"):
+                        continue
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    if f"WINEPREFIX={self.prefix}".encode() in f.read().split(b"\0"):
+                        return int(entry)
+            except OSError:
+                continue
+        return None
 
     def close(self):
         """Stop wineserver (``-k`` ends every program of the prefix); idempotent."""
         self._thread.join(timing.seconds(90))
-        if self.server is None:
-            sandbox.spare_wine(False)
+        if self._closed:
             return
-        server, self.server = self.server, None
-        sandbox.release_session(server.pid)
+        self._closed = True
         try:
-            self._quiet([wineserver(), "-k"], 15)
+            self._spared_run([wineserver(), "-k"], 15)
         except (OSError, subprocess.SubprocessError):
             pass
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
+        # Whatever -k left (it asks; a stopped or stuck process is not asked twice).
         uid = sandbox.student_uid()
-        helpers = [pid for pid in sandbox.processes_of(uid) if sandbox.is_wine(pid)] if uid else []
-        for kill, pid in [(os.killpg, server.pid)] + [(os.kill, pid) for pid in helpers]:
+        left = [pid for pid in sandbox.processes_of(uid) if sandbox.is_wine(pid)] if uid else []
+        if self.server and sandbox.is_wine(self.server):
+            left.append(self.server)
+        for pid in left:
             try:
-                kill(pid, 9)
+                os.kill(pid, 9)
             except OSError:
                 pass
-        try:
-            server.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
         sandbox.spare_wine(False)
