@@ -11,7 +11,7 @@ LABS := 1 2 3 4 5 6
 
 .DEFAULT_GOAL := help
 .PHONY: help setup setup-core setup-windows setup-docs $(addprefix lab,$(LABS)) grade test \
-        skeletons docs docs-student clean dist-student gradescope autolab
+        skeletons docs docs-student clean dist-student gradescope autolab bench
 
 help: ## list the targets
 	@echo "sockets-lab targets:"
@@ -40,6 +40,10 @@ grade: setup ## grade every lab (IMPL=labs or solutions)
 
 test: setup ## the kit's own test suite (solutions, skeletons, mutants, harness)
 	@$(PYTHON) -m pytest
+
+bench: setup ## how fast run_all grades: 20 copies of the solutions with --jobs 2, then one on a 768 MB core
+	@$(PYTHON) tools/bench.py
+	@$(PYTHON) tools/bench.py --box
 
 skeletons: ## regenerate labs/labN/*.c from the solutions' markers
 	@$(PYTHON) tools/skeletons.py

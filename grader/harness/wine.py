@@ -31,7 +31,7 @@ import shutil
 import subprocess
 import threading
 
-from . import sandbox, timing
+from . import proc, sandbox, timing
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 #: The mingw-w64 cross compiler for 64-bit Windows (Debian: gcc-mingw-w64-x86-64).
@@ -207,11 +207,12 @@ class Session:
                                        env=self._process_env(), start_new_session=True)
             sandbox.spare_session(command.pid)
         try:
-            return command.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(command.pid, 9)
-            command.wait()
-            raise
+            code = proc.wait_exit(command, timeout)
+            if code is None:
+                os.killpg(command.pid, 9)
+                command.wait()
+                raise subprocess.TimeoutExpired(argv, timeout)
+            return code
         finally:
             sandbox.release_session(command.pid)
 
