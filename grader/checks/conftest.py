@@ -54,6 +54,7 @@ def pytest_configure(config):
     config._results = {}
     config._lab_started = {}
     config._complete = set()
+    config._early = {}
 
 
 def lab_number(item):
@@ -87,21 +88,57 @@ def _paths(config, number):
     return impl / f"lab{number}", pathlib.Path(root) / f"lab{number}"
 
 
-@pytest.fixture(scope="module")
-def lab(request):
-    """The lab of the running module, its programs built (once per session)."""
-    number = lab_number(request.node.items[0]) if hasattr(request.node, "items") else None
-    if number is None:
-        number = int(re.search(r"lab(\d)", request.module.__name__).group(1))
-    config = request.config
+def get_lab(config, number):
+    """Lab ``number`` under test, its programs built (once per session)."""
     if number not in config._labs:
         src, out = _paths(config, number)
         config._labs[number] = Lab(number, src, out)
-    lab = config._labs[number]
+    return config._labs[number]
+
+
+@pytest.fixture(scope="module")
+def lab(request):
+    """The lab of the running module, its programs built (once per session)."""
+    number = int(re.search(r"lab(\d)", request.module.__name__).group(1))
+    lab = get_lab(request.config, number)
     if lab.missing:  # skipped, said plainly: neither a pass nor the student's failure
         pytest.skip(f"lab {number} cannot be graded on this machine: it needs "
                     f"{' and '.join(lab.missing)}.\n  Install them: {wine.INSTALL}")
     return lab
+
+
+@pytest.fixture(scope="module")
+def early(request):
+    """{check: what its module's ``start_early`` started for it} (see pytest_runtestloop)."""
+    return request.config._early.get(request.module.__name__, {})
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtestloop(session):
+    """Before the first check: start what a check module starts ahead of its checks.
+
+    A module may define ``start_early(lab, names)``, which starts the slow runs that the
+    checks ``names`` (those selected) only collect, and returns {check name: run}; each
+    run has ``close()``.  Started here, their waiting (lab 5's client giving up after
+    3 s) overlaps the checks of every lab graded before, not only of their own.
+    """
+    config = session.config
+    started = []
+    try:
+        for module in dict.fromkeys(item.module for item in session.items):
+            start = getattr(module, "start_early", None)
+            if start is None:
+                continue
+            names = {item.name for item in session.items if item.module is module}
+            lab = get_lab(config, int(re.search(r"lab(\d)", module.__name__).group(1)))
+            if not lab.missing:
+                runs = start(lab, names)
+                config._early[module.__name__] = runs
+                started += runs.values()
+        yield
+    finally:
+        for run in started:  # whatever the checks did not collect
+            run.close()
 
 
 @pytest.fixture(autouse=True)

@@ -386,12 +386,12 @@ def run_client(lab, port, data, limit=6, **kw):
 
 
 class EarlyRun:
-    """A client run that a check judges, started as soon as the module starts.
+    """A client run that a check judges, started before the session's first check.
 
     The give-up check waits out 3 tries of about 1 s, the retry check one, the Valgrind
-    check a slow start: their clients are started when the lab's checks start (see
-    :func:`early`), so that the waiting overlaps the other checks, and the check itself
-    only collects the result.  Same run as :func:`run_client`: ``data`` on stdin, at most
+    check a slow start: their clients are started when the grading starts (see
+    :func:`start_early`), so that the waiting overlaps the other checks, and the check
+    itself only collects the result.  Same run as :func:`run_client`: ``data`` on stdin, at most
     ``limit`` s, then killed; ``kw`` goes to ``lab.start``.
 
     The client is taken out of ``proc``'s registry (every check's teardown kills what is
@@ -462,20 +462,11 @@ EARLY = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def early(request, lab):
-    """The :class:`EarlyRun` of each selected check of :data:`EARLY`, started at the start of
-    the module; each is closed (its client killed) when the module ends, whatever happened."""
-    selected = {item.name for item in request.session.items if item.module is request.module}
-    runs = {}
-    try:
-        for name, args in EARLY.items():
-            if name in selected:
-                runs[name] = EarlyRun(lab, **args)
-        yield runs
-    finally:
-        for run in runs.values():
-            run.close()
+def start_early(lab, names):
+    """The :class:`EarlyRun` of each check of :data:`EARLY` among ``names`` (the selected
+    checks), started before the session's first check (grader/checks/conftest.py), so that
+    their waiting overlaps the checks of every lab graded before this one."""
+    return {name: EarlyRun(lab, **args) for name, args in EARLY.items() if name in names}
 
 
 def early_run(lab, early, name):
