@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import time
 import xml.etree.ElementTree as ET
 import zipfile
 
@@ -47,6 +48,12 @@ def test_reference_solutions_score_full_marks(tmp_path):
     for n in GRADED:
         assert f"lab {n}: 100/100 points" in report
     assert "isolation:" in proc.stderr
+    suites = {s.get("name"): s for s in ET.parse(tmp_path / "solutions" / "junit.xml").iter("testsuite")}
+    assert sorted(suites) == [f"lab{n}" for n in GRADED]  # one suite per lab, from pytest's report
+    for n in GRADED:
+        cases = suites[f"lab{n}"].findall("testcase")
+        assert cases and all(f"test_lab{n}" in c.get("classname") for c in cases)
+        assert int(suites[f"lab{n}"].get("failures")) == 0
 
 
 def make_submissions(root):
@@ -169,12 +176,60 @@ def test_autolab_score_line_is_last(tmp_path):
 
 
 def test_labs_without_checks_are_left_out(tmp_path):
-    missing = [n for n in range(1, 7) if n not in GRADED]
-    if not missing:
-        pytest.skip("every lab has checks")
-    proc = run_all("--labs", f"1,{missing[0]}", "--out", tmp_path)
-    assert f"lab {missing[0]} has no checks" in proc.stderr
-    assert list(gradebook(tmp_path)[0]) == ["student", "lab1", "total"]
+    """A kit whose lab 2 has no checks yet: asked for labs 1 and 2, run_all grades lab 1 only."""
+    kit = tmp_path / "kit"
+    shutil.copytree(GRADER, kit / "grader", ignore=shutil.ignore_patterns(
+        "tests", "mutants", "__pycache__", "test_lab2.py"))
+    shutil.copytree(ROOT / "tools", kit / "tools")
+    shutil.copy(ROOT / "pytest.ini", kit)
+    proc = subprocess.run([sys.executable, str(kit / "grader" / "run_all"), "--labs", "1,2",
+                           "--out", str(tmp_path / "out"), str(ROOT / "solutions")],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "lab 2 has no checks" in proc.stderr
+    rows = gradebook(tmp_path / "out")
+    assert list(rows[0]) == ["student", "lab1", "total"] and float(rows[0]["lab1"]) == 100
+
+
+def test_split_labs_shares_a_submission_between_jobs():
+    """With fewer submissions than jobs, a submission's labs go to several gradings."""
+    run_all_module = load_run_all()
+    assert run_all_module.split_labs([1, 2, 3, 4, 5, 6], 1) == [[1, 2, 3, 4, 5, 6]]
+    groups = run_all_module.split_labs([1, 2, 3, 4, 5, 6], 2)
+    assert sorted(n for g in groups for n in g) == [1, 2, 3, 4, 5, 6] and len(groups) == 2
+    costs = [sum(run_all_module.LAB_COST[n] for n in g) for g in groups]
+    assert max(costs) - min(costs) <= max(run_all_module.LAB_COST.values())
+    assert run_all_module.split_labs([3], 4) == [[3]]
+
+
+def load_run_all():
+    """grader/run_all as a module (it is a script without .py)."""
+    import importlib.machinery
+    import importlib.util
+    loader = importlib.machinery.SourceFileLoader("run_all", str(RUN_ALL))
+    spec = importlib.util.spec_from_loader("run_all", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def test_a_grading_stopped_by_the_deadline_keeps_the_labs_it_finished(tmp_path):
+    """Lab 1 graded, then lab 2 hangs past the run's time limit: lab 1 keeps its points."""
+    sub = tmp_path / "halfway"
+    shutil.copytree(ROOT / "solutions" / "lab1", sub / "lab1")
+    (sub / "lab2").mkdir()
+    (sub / "lab2" / "bind_server.c").write_text(  # every check of lab 2 waits for it in vain
+        "#include <unistd.h>\nint main(void) { for (;;) pause(); }\n")
+    started = time.monotonic()
+    proc = run_all("--out", tmp_path / "out", "--labs", "1,2", "--jobs", "1", "--deadline", "16",
+                   "--checks", "tcp_by_default or test_lab2", sub)
+    assert proc.returncode == 0, proc.stderr
+    assert time.monotonic() - started < 16 + 5
+    results = json.loads((tmp_path / "out" / "halfway" / "results.json").read_text())
+    scores = {t["tags"][0]: t["score"] for t in results["tests"]}
+    assert scores == {"lab1": 15, "lab2": 0}, results
+    report = (tmp_path / "out" / "halfway" / "report.txt").read_text()
+    assert "time limit" in report and "PASS  tcp_by_default" in report
 
 
 def test_a_check_that_times_out_says_so(tmp_path):
