@@ -72,12 +72,14 @@ class Lab:
             if self.missing:
                 self.built = build.BuildResult(False, "", {name: None for name in self.programs})
                 return
-            self.built = build.build_programs(self.src, self.out, self.programs, cc=self.cc,
-                                              ldlibs="-lws2_32", exe=".exe")
             try:
-                self.wine = wine.Session(self.out)
+                self.wine = wine.Session(self.out)  # it warms up while the programs build
             except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
                 self.missing = [f"a Wine that starts ({exc})"]
+                self.built = build.BuildResult(False, "", {name: None for name in self.programs})
+                return
+            self.built = build.build_programs(self.src, self.out, self.programs, cc=self.cc,
+                                              ldlibs="-lws2_32", exe=".exe")
         else:
             self.missing = []
             self.built = build.build_programs(self.src, self.out, self.programs)

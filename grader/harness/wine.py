@@ -247,10 +247,11 @@ class Session:
         if self._closed:
             return
         self._closed = True
-        try:
-            self._spared_run([wineserver(), "-k"], 15)
-        except (OSError, subprocess.SubprocessError):
-            pass
+        for option in ("-k", "-w"):  # kill it, then wait until it has ended: the next session
+            try:                      # in this folder (make lab6 again) must not meet it
+                self._spared_run([wineserver(), option], 15)
+            except (OSError, subprocess.SubprocessError):
+                pass
         # Whatever -k left (it asks; a stopped or stuck process is not asked twice).
         uid = sandbox.student_uid()
         left = [pid for pid in sandbox.processes_of(uid) if sandbox.is_wine(pid)] if uid else []
