@@ -218,8 +218,8 @@ def kill_strays():
     """Kill what the student's programs left running (no-op outside ``run_all``).
 
     With nothing to spare, one ``kill(-1)`` as the student's user ends them all at once.
-    Otherwise they are stopped (SIGSTOP) round after round until no new one appears, a
-    stopped process cannot fork, so even a fork bomb is caught, then all killed.
+    Otherwise they are stopped (SIGSTOP) round after round until no new one appears (a
+    stopped process cannot fork, so even a fork bomb is caught), then all killed.
     """
     uid = student_uid()
     if uid is None:

@@ -168,7 +168,7 @@ class Session:
         # Wine's own processes stay up between checks (run_all kills the rest after each),
         # from the start: a check that ends during the warm-up must not kill them.
         sandbox.spare_wine(True)
-        # Wine warms up (about 1.5 s) while the first checks, which need no program, run.
+        # Wine warms up (about 1.5 s) while the programs build and the first checks run.
         self._error = None
         self._thread = threading.Thread(target=self._start_quietly, daemon=True)
         self._thread.start()
