@@ -20,7 +20,7 @@ import traceback
 
 import pytest
 
-from harness import proc, timing, wine
+from harness import proc, sandbox, timing, wine
 from harness.lab import LABS, Lab, stderr_hint
 from harness.report import CheckFailed, render_checklist
 
@@ -139,6 +139,7 @@ def pytest_runtestloop(session):
     finally:
         for run in started:  # whatever the checks did not collect
             run.close()
+        sandbox.kill_early()  # and whatever they left (run_all: the early runs' user)
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ import threading
 
 import pytest
 
-from harness import common, net, proc, sandbox, timing
+from harness import common, net, proc, timing
 from harness.lab import placeholder_hint
 from harness.report import fail, first_difference, lost_at_nul, show
 
@@ -395,9 +395,9 @@ class EarlyRun:
     ``limit`` s, then killed; ``kw`` goes to ``lab.start``.
 
     The client is taken out of ``proc``'s registry (every check's teardown kills what is
-    in it), and under grader/run_all its session is spared by ``sandbox.kill_strays`` (which
-    kills every other process of the student's user after each check); :meth:`close` kills
-    it, with its process group, and closes ``peer``.  A thread waits for the client, so
+    in it), and under grader/run_all it runs as the early runs' user, which the kill after
+    each check leaves alone (``sandbox.kill_strays``); :meth:`close` kills it, with its
+    process group, and closes ``peer``.  A thread waits for the client, so
     ``elapsed`` is the time to its exit, not to the check.
     """
 
@@ -406,8 +406,7 @@ class EarlyRun:
         self.status, self.elapsed, self.limit = None, None, limit
         try:
             self.peer = make_peer()
-            self.client = proc.detach(lab.start(CLIENT, "127.0.0.1", self.peer.port, **kw))
-            sandbox.spare_session(self.client.pid)
+            self.client = proc.detach(lab.start(CLIENT, "127.0.0.1", self.peer.port, early=True, **kw))
         except Exception as exc:  # noqa: BLE001 (e.g. the client did not build): the check raises it
             self.error = exc
             return
@@ -435,7 +434,6 @@ class EarlyRun:
         self._closed = True
         if self.client is not None:
             self.client.kill()
-            sandbox.release_session(self.client.pid)
         if self._thread is not None:
             self._thread.join(timing.seconds(10))
         if self.peer is not None:

@@ -56,17 +56,29 @@ def valgrind_clean(program, status, what):
 def expect_usage_errors(lab, name, arg_lists):
     """Each ``name args`` of ``arg_lists`` must exit 2 with a `usage: ` line on stderr.
 
-    All are started first, then judged in order: their start-up times overlap
-    (a Windows program under Wine takes about 0.1 s to start).
+    Windows programs are all started first, then judged in order: their start-up times
+    overlap (one takes about 0.1 s to start under Wine).  Others run one at a time, each
+    alone: one that kills every process it may (``kill(-1)``) must not take the next
+    ones with it at random moments.
     """
-    programs = []
-    for args in arg_lists:
+    def started(args):
         program = lab.start(name, *args)
         program.close_stdin()
-        programs.append((args, program))
-    deadline = timing.Deadline(timing.seconds(2))
-    for args, program in programs:
-        status = program.wait(max(deadline.left(), 0.05))
+        return program
+
+    def in_order():
+        """(args, program, seconds it may still take), one after the other."""
+        if lab.windows:
+            programs = [started(args) for args in arg_lists]
+            deadline = timing.Deadline(timing.seconds(2))
+            for args, program in zip(arg_lists, programs):
+                yield args, program, deadline.left()
+        else:
+            for args in arg_lists:
+                yield args, started(args), timing.seconds(2)
+
+    for args, program, limit in in_order():
+        status = program.wait(max(limit, 0.05))
         if status is None:
             program.kill()
         err = program.err()

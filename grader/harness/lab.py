@@ -112,7 +112,8 @@ class Lab:
 
     # -- starting programs -------------------------------------------------------
     def start(self, name, *args, linebuf=True, short_read=None, short_write=None, use_valgrind=False,
-              strace_log=None, strace_trace=None, strace_inject=None, stdin=None, wine_trace=False):
+              strace_log=None, strace_trace=None, strace_inject=None, stdin=None, wine_trace=False,
+              early=False):
         """Start program ``name`` with ``args``; return a :class:`harness.proc.Program`.
 
         linebuf        stdout line-buffered by the shim (the flush check turns it off)
@@ -120,6 +121,8 @@ class Lab:
         short_write    cap every TCP write/send at this many bytes (a short write every time)
         use_valgrind   run under memcheck (leaks, invalid accesses, descriptors)
         strace_*       run under strace, logging to ``strace_log``
+        early          a run started ahead of the check that judges it (under run_all, as a
+                       user of its own: see harness/sandbox.py)
         wine_trace     (a Windows program) Wine traces its Winsock calls on stderr, each line
                        with the Windows pid of the process that made it (``+pid``), and the
                        program's own start (``+loaddll``), which tells that pid
@@ -155,7 +158,7 @@ class Lab:
             prefix = list(valgrind.ARGS)
         elif strace_log:
             prefix = strace.argv(strace_log, strace_trace, strace_inject)
-        prefix = sandbox.prefix() + prefix  # grader/run_all: limits, own user (else empty)
+        prefix = sandbox.prefix(early=early) + prefix  # grader/run_all: limits, own user (else empty)
         return proc.Program(prefix + [binary] + args, shown, minimal_env(extra), stdin,
                             str(self.out), use_valgrind)
 

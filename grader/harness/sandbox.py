@@ -15,6 +15,11 @@ two environment variables, how to start the student's programs:
     (:func:`kill_strays`, from ``proc.kill_all``) every process of that user is
     killed, including those that called ``setsid()`` or forked twice, but for
     those a lab keeps on purpose (:func:`spare_session`, :func:`spare_wine`).
+``GRADER_SANDBOX_EARLY_UID``
+    the user of what a lab starts ahead of its checks (``Lab.start(early=True)``:
+    lab 5's slow clients, started with the grading and judged later): apart from
+    the first, so that neither can kill the other's programs.  Its processes are
+    killed when the grading ends (:func:`kill_early`).
 
 ``make labN`` sets neither: a student's own grading runs the way it always did.
 """
@@ -41,21 +46,37 @@ def active():
     return os.environ.get("GRADER_SANDBOX") == "1"
 
 
-def prefix(limits=None):
+def prefix(limits=None, early=False):
     """The words to put before a command that runs or builds the student's code.
 
-    ``limits`` changes some of :data:`LIMITS` for this command.  Empty outside run_all.
+    ``limits`` changes some of :data:`LIMITS` for this command; ``early``: a run started
+    ahead of its check, as the early runs' user.  Empty outside run_all.
     """
     if not active():
         return []
     uid = student_uid()
-    return limits_prefix(limits) + (user_prefix(uid) if uid is not None else [])
+    if uid is None:
+        return limits_prefix(limits)
+    # The early runs' user is in the student's group: it may read their build, not signal it.
+    return limits_prefix(limits) + user_prefix(early_uid() if early else uid, gid=uid)
 
 
 def student_uid():
     """The user the student's programs run as, or None when they run as the grader."""
     raw = os.environ.get("GRADER_SANDBOX_UID")
     return int(raw) if raw else None
+
+
+def early_uid():
+    """The user of the runs started ahead of their checks (or :func:`student_uid`)."""
+    raw = os.environ.get("GRADER_SANDBOX_EARLY_UID")
+    return int(raw) if raw else student_uid()
+
+
+def kill_early():
+    """Kill every process of the early runs' user (the grading's early runs are over)."""
+    if early_uid() != student_uid():
+        kill_user(early_uid())
 
 
 def limits_prefix(limits=None):
@@ -66,9 +87,10 @@ def limits_prefix(limits=None):
     return words + ["--"]
 
 
-def user_prefix(uid):
-    """``setpriv`` words that run the command after them as ``uid`` (group ``uid``), unprivileged."""
-    return [shutil.which("setpriv") or "setpriv", f"--reuid={uid}", f"--regid={uid}",
+def user_prefix(uid, gid=None):
+    """``setpriv`` words that run the command after them as ``uid`` (group ``gid``, by default
+    ``uid``), unprivileged."""
+    return [shutil.which("setpriv") or "setpriv", f"--reuid={uid}", f"--regid={gid or uid}",
             "--clear-groups", "--no-new-privs", "--inh-caps=-all", "--"]
 
 
@@ -128,9 +150,9 @@ def processes_of(uid):
     return found
 
 
-#: Sessions whose processes :func:`kill_strays` leaves alone: programs that a lab starts
-#: ahead of the check that judges them (lab 5's slow clients), which must outlive the
-#: checks that run in the meantime.  Their owner kills them (``proc.Program.kill``).
+#: Sessions whose processes :func:`kill_strays` leaves alone: what the harness starts as
+#: the student's user and must outlive the checks that run meanwhile (Wine's wineserver
+#: and warm-up, started from a thread).  Whoever spares a session ends it.
 _spared_sessions = set()
 #: While True, :func:`kill_strays` leaves Wine's own processes alone (lab 6's wineserver
 #: and the helpers it starts: services.exe, winedevice.exe, ...).

@@ -3,7 +3,10 @@
 Each grader/tests/hostile/NAME.c is appended to the reference lab 3 (a constructor that
 misbehaves before main()).  A class of the solution, the skeleton, three mutants and
 every hostile one is graded twice with --jobs 2 on three lab 3 checks (server and
-client, so that the run stays quick), and the non-hostile ones once without them:
+client, so that the run stays quick), and the non-hostile ones once without them.  One
+more hands in the reference lab 3 and a lab 5 whose client kills every process it may:
+its lab 5 clients start with the grading, while lab 3 is graded, and must not reach
+lab 3's programs.
 
 - the gradebook is the same in both runs, and the others' grades are those they get alone;
 - the ones that misbehave before serving (fork bomb, spin, flood, allocation) score 0 on
@@ -31,6 +34,8 @@ from conftest import GRADER, ROOT
 
 HOSTILE = GRADER / "tests" / "hostile"
 CHECKS = "greets_a_client or connection_line or client_reads_until_end_of_file"
+#: Lab 5's checks whose clients start with the grading (grader/checks/test_lab5.py EARLY).
+EARLY_CHECKS = "client_retries or client_gives_up or client_valgrind_clean"
 FULL = 25.0  # the points of those three checks
 MISBEHAVE_FIRST = ["allocate", "flood", "fork_bomb", "spin"]
 BEHAVE_AFTER = ["daemon", "escape", "kill_parent", "port_hog", "read_solutions"]
@@ -86,7 +91,33 @@ def build_roster(root, port, hostile=True):
         folder.mkdir(parents=True)
         for program in ("hello_server.c", "hello_client.c"):
             (folder / program).write_text((lab3 / program).read_text() + "\n" + snippet)
+    early = root / "hostile_early_kill_all"
+    shutil.copytree(lab3, early / "lab3")
+    shutil.copytree(ROOT / "solutions" / "lab5", early / "lab5")
+    client = early / "lab5" / "udp_upper_client.c"
+    client.write_text(client.read_text() + KILL_ALL_FOR_A_WHILE)
     return root
+
+
+#: Appended to lab 5's client: for 3 s from its start, a child of it kills every process it
+#: may, a hundred times a second (lab 3's programs too, were they of the same user).
+KILL_ALL_FOR_A_WHILE = r"""
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+__attribute__((constructor)) static void hostile(void)
+{
+    if (fork() == 0) {
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        for (int i = 0; i < 300; i++) {
+            (void)kill(-1, SIGKILL);
+            (void)nanosleep(&pause, NULL);
+        }
+        _exit(0);
+    }
+}
+"""
 
 
 def leftovers(marker):
@@ -109,7 +140,8 @@ def leftovers(marker):
 def grade(roster, out):
     started = time.monotonic()
     proc = subprocess.run([sys.executable, str(GRADER / "run_all"), "--roster", str(roster),
-                           "--labs", "3", "--jobs", "2", "--checks", CHECKS, "--out", str(out)],
+                           "--labs", "3,5", "--jobs", "2", "--checks", f"{CHECKS} or {EARLY_CHECKS}",
+                           "--out", str(out)],
                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           timeout=600)
     seconds = time.monotonic() - started
@@ -161,6 +193,11 @@ def test_misbehaving_programs_score_zero(runs, name):
 def test_mischief_does_not_work(runs, name):
     """Daemons are killed, ports are private, the solutions unreadable, the parent unkillable."""
     assert runs["first"][0][f"hostile_{name}"] == FULL
+
+
+def test_early_runs_cannot_reach_the_programs_of_other_labs(runs):
+    """Lab 5's early clients kill every process they may: lab 3, graded meanwhile, is untouched."""
+    assert runs["first"][0]["hostile_early_kill_all"] == FULL
 
 
 def test_no_student_program_reaches_the_machines_loopback(runs):

@@ -1,8 +1,8 @@
 """harness.sandbox: what run_all kills after every check, and what it leaves running.
 
 After each check every process of the student's user is killed, except what the lab
-keeps on purpose: a client started ahead of its check (lab 5, a spared session) and
-Wine's own processes (lab 6).  These tests start real processes as an unused user
+keeps on purpose: a spared session (Wine's server as it starts) and Wine's own
+processes (lab 6).  These tests start real processes as an unused user
 (root only): a spared session with a child, a daemon that left its session, a fork
 bomb held by the sandbox's process limit, and a process that calls itself one of
 Wine's programs.
@@ -85,7 +85,7 @@ def test_without_anything_spared_everything_goes(student):
 
 @AS_ROOT
 def test_a_spared_session_survives_and_the_rest_goes(student):
-    kept = student("sleep 60 & wait")  # the early client, and a child of its own
+    kept = student("sleep 60 & wait")  # a process to keep, and a child of its own
     wait_for(lambda: len(sandbox.processes_of(UID)) >= 2)
     sandbox.spare_session(kept.pid)
     student("setsid bash -c 'sleep 60 & wait' & wait")  # a daemon outside the session
