@@ -105,6 +105,8 @@ def kill_user(uid, rounds=2):
     if uid is None or uid == os.getuid():
         return
     for _ in range(rounds):
+        if not processes_of(uid):  # the usual case: nothing to kill, nothing to fork
+            return
         try:
             child = os.fork()
         except OSError:
@@ -122,8 +124,6 @@ def kill_user(uid, rounds=2):
             finally:
                 os._exit(code)
         os.waitpid(child, 0)
-        if not processes_of(uid):
-            return
 
 
 def processes_of(uid):
