@@ -19,6 +19,8 @@ import tarfile
 import zipfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "grader"))
+from harness.registry import LABS  # noqa: E402  (the labs there are: stdlib only)
 DIST = ROOT / "dist"
 NEVER = ("build/", "dist/", "docs/html/", ".git/")
 #: Left out of what a student gets.
@@ -141,6 +143,9 @@ def main(argv=None):
     parser.add_argument("what", choices=["student", "gradescope", "autolab"])
     parser.add_argument("--labs", default="", help="gradescope: the labs this assignment grades")
     args = parser.parse_args(argv)
+    wrong = [x for x in args.labs.replace(" ", "").split(",") if x and not (x.isdigit() and int(x) in LABS)]
+    if wrong:
+        parser.error(f"--labs: no lab {', '.join(wrong)} (labs: {', '.join(map(str, LABS))})")
     if args.what == "student":
         student()
     elif args.what == "gradescope":
