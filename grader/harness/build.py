@@ -12,6 +12,7 @@ import os
 import pathlib
 import shutil
 import subprocess
+import threading
 
 from . import sandbox
 
@@ -88,13 +89,21 @@ def build_one(src, out, name, cc, cflags=None, ldlibs="", exe="", timeout=120):
             return target, old["status"], old["output"]
     except (OSError, ValueError, KeyError):
         pass
-    target.unlink(missing_ok=True)
     record.unlink(missing_ok=True)
+    # Built under a name of its own, then renamed: a grading of the same folder at the same
+    # time (two `make labN`) never runs half a program.
+    fresh = out / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp{exe}"
     for _attempt in range(ATTEMPTS):  # again only when the machine failed, not the code
-        status, output = compile_once(argv, src, timeout)
+        status, output = compile_once(compile_command(cc, source, fresh, cflags, ldlibs), src,
+                                      timeout)
         if not machine_error(status, output):
             break
-    built = status == 0 and target.exists()
+    built = status == 0 and fresh.exists()
+    if built:
+        os.replace(fresh, target)
+    else:
+        fresh.unlink(missing_ok=True)
+        target.unlink(missing_ok=True)
     if built:  # kept for the next run only when the program is there to go with it
         tmp = record.with_name(f".{record.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps({"argv": argv, "status": status, "output": output}))
