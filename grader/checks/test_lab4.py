@@ -18,6 +18,7 @@ import time
 import pytest
 
 from harness import common, net, proc, timing
+from harness.lab import stderr_hint
 
 from harness.report import fail, first_difference, lost_at_nul, show
 
@@ -365,7 +366,8 @@ def test_closed_line_counts_every_byte(lab):
             client.close()
             fail(f"sent {len(piece)} bytes to `{server.shown}` and read the echo",
                  expected="the same bytes back", got=show(bytes(client.received)),
-                 stderr=server.err(), hint=echo_hint(piece, bytes(client.received), client.eof))
+                 stderr=server.err(), hint=stderr_hint(server.err())
+                 or echo_hint(piece, bytes(client.received), client.eof))
         client.received.clear()
     client.shutdown_write()
     client.recv_until_eof(3)
@@ -593,7 +595,8 @@ def test_client_sends_lines_that_only_start_like_q(lab):
     if sent == data and out == data and status == 0:
         return
     hint = None
-    if data.startswith(sent) and sent != data:
+    if status == 0 and data.startswith(sent) and data[len(sent):][:1] in (b"q", b"Q") \
+            and (not sent or sent.endswith(b"\n")):
         stopped = data[len(sent):].split(b"\n", 1)[0] + b"\n"
         hint = (f"the client stopped at the line {show(stopped)}: only a line that is exactly "
                 "\"q\\n\" or \"Q\\n\" (or a last line \"q\"/\"Q\") ends the session; compare the whole "

@@ -14,9 +14,19 @@ Wine, whatever the program does: a missing fflush() (Wine's C library passes eac
 printf() to the pipe at once), a reset taken for fatal (Wine's recv() reports a reset
 as end of file) and a send that drops what does not fit (Wine's send() never came
 back short in the slow-reader check).  On Windows all three mistakes show: the
-handout names them, and the reference avoids them.  Then the checks of the port itself:
-the Winsock calls imported, WSAStartup first and WSACleanup on every way out, errors
-reported with the call and WSAGetLastError(), and stdin/stdout in binary mode.
+handout names them, and the reference avoids them.  What was tried to see them under
+Wine: a reset taken for fatal needs recv() to report the reset, which Wine's does not
+(it returns 0), so the program never meets the error; a dropped short send needs a
+send() that comes back short, which Wine's did not; a missing fflush() changes nothing
+that can be seen, Wine's C library passing each printf() to the pipe at once.
+
+Two rules that Wine was said to hide are seen again: SO_REUSEADDR (Wine binds a port
+again at once either way, so a restart cannot fail; Wine's Winsock trace shows the
+setsockopt() and where it comes, ``test_reuseaddr_set_before_bind``), and an accept()
+that fails for one connection (a client that resets while queued makes Wine's accept()
+fail with WSAECONNRESET, ``test_client_reset_while_queued``).  Then the checks of the
+port itself: the Winsock calls imported, WSAStartup first and WSACleanup on every way
+out, errors reported with the call and WSAGetLastError(), and stdin/stdout in binary mode.
 """
 import re
 import subprocess
