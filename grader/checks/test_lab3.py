@@ -258,10 +258,10 @@ def test_client_connection_refused(lab):
 
 @pytest.mark.points(5)
 def test_client_usage_errors(lab):
-    """wrong argument counts and bad ports are usage errors (exit 2)"""
+    """wrong argument counts, bad ports and a host that cannot be resolved are usage errors (exit 2)"""
     common.expect_usage_errors(lab, CLIENT, (
         [], ["127.0.0.1"], ["127.0.0.1", "80x"], ["127.0.0.1", "70000"],
-        ["127.0.0.1", "80", "extra"]))
+        ["127.0.0.1", "80", "extra"], ["bad host!", "80"]))
 
 
 @pytest.mark.points(10)

@@ -685,10 +685,10 @@ def test_client_connection_refused(lab):
 
 @pytest.mark.points(2)
 def test_client_usage_errors(lab):
-    """wrong argument counts and bad ports are usage errors (exit 2)"""
+    """wrong argument counts, bad ports and a host that cannot be resolved are usage errors (exit 2)"""
     common.expect_usage_errors(lab, lab.client, (
         [], ["127.0.0.1"], ["127.0.0.1", "80x"], ["127.0.0.1", "99999"],
-        ["127.0.0.1", "80", "extra"]))
+        ["127.0.0.1", "80", "extra"], ["bad host!", "80"]))
 
 
 @pytest.mark.points(3)

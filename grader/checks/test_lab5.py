@@ -171,7 +171,7 @@ def test_server_log_line(lab):
                  expected=want, got="\n".join(lines[:3]) or "(no line)", hint=hint)
 
 
-@pytest.mark.points(8)
+@pytest.mark.points(7)
 def test_all_256_byte_values(lab):
     """every byte value goes through: only a-z change, NUL and 0x80-0xFF stay as they are"""
     server, port = start_server(lab)
@@ -564,7 +564,7 @@ def answer_second_try(fake, data, addr):
         fake.reply(addr, upper(data))
 
 
-@pytest.mark.points(6)
+@pytest.mark.points(5)
 def test_client_retries(lab, early):
     """when the first datagram is lost (no reply), the client sends it again and prints the reply"""
     with early_run(lab, early, "test_client_retries") as run:
@@ -586,7 +586,7 @@ def test_client_retries(lab, early):
                               "a reply came)"))
 
 
-@pytest.mark.points(6)
+@pytest.mark.points(5)
 def test_client_gives_up(lab, early):
     """with nobody answering: 3 tries of about 1 s, then `no reply from HOST:PORT` and exit 1"""
     with early_run(lab, early, "test_client_gives_up") as run:
@@ -651,11 +651,32 @@ def test_client_ignores_other_senders(lab):
 
 
 @pytest.mark.points(3)
+def test_client_socket_failure_reported(lab):
+    """when socket() fails (EMFILE injected with strace) the client prints the perror line and exits 1"""
+    log = lab.log_path("strace-client")
+    client = lab.start(CLIENT, "127.0.0.1", net.free_port(socket.SOCK_DGRAM), strace_log=log,
+                       strace_trace="socket", strace_inject="socket:error=EMFILE")
+    client.feed(b"hello\n")
+    status = client.wait(timing.seconds(6))
+    if status is None:
+        client.kill()
+    err = client.err()
+    if b"socket: Too many open files" in err.splitlines() and status == 1:
+        return
+    hint = "check socket()'s return value; on -1 perror(\"socket\") and return 1"
+    if b"socket: Too many open files" in err.splitlines():
+        hint = "a failed call is a run-time failure: exit status 1"
+    fail(f"ran `{client.shown}` with socket() made to fail with EMFILE (strace -e inject)",
+         expected="stderr `socket: Too many open files` and exit status 1",
+         got=f"{proc.describe_status(status)}; stderr {show(err)}", hint=hint)
+
+
+@pytest.mark.points(3)
 def test_client_usage_errors(lab):
-    """wrong argument counts and bad ports are usage errors (exit 2)"""
+    """wrong argument counts, bad ports and a host that cannot be resolved are usage errors (exit 2)"""
     common.expect_usage_errors(lab, CLIENT, (
         [], ["127.0.0.1"], ["127.0.0.1", "80x"], ["127.0.0.1", "99999"],
-        ["127.0.0.1", "80", "extra"]))
+        ["127.0.0.1", "80", "extra"], ["bad host!", "80"]))
 
 
 @pytest.mark.points(4)

@@ -203,7 +203,7 @@ def expect_lifecycle(program, status, what):
                   "main(): after a failure too, not only at the end of a good run")
 
 
-@pytest.mark.points(7)
+@pytest.mark.points(6)
 def test_winsock_started_first_and_cleaned_up(lab):
     """WSAStartup before any socket call, WSACleanup on every way out (a good run and a failed one)"""
     # The server: one client, then its normal end.
@@ -243,7 +243,7 @@ def expect_error_line(program, status, call, codes, what):
              got=f"{proc.describe_status(status)}; stderr {show(err)}", hint=hint)
 
 
-@pytest.mark.points(7)
+@pytest.mark.points(6)
 def test_errors_name_the_call_and_code(lab):
     """a failed call is reported as `connect failed: error 10061` (its name and WSAGetLastError())"""
     client = lab.run(lab.client, "127.0.0.1", net.free_port(), data=b"hello\n")
@@ -259,7 +259,7 @@ def test_errors_name_the_call_and_code(lab):
                           f"ran `{server.shown}` on a port that another program listens on")
 
 
-@pytest.mark.points(7)
+@pytest.mark.points(6)
 def test_client_stdio_is_binary(lab):
     """bytes pass the client unchanged: CR LF, a lone CR and Ctrl-Z (0x1a) are not text-mode mangled"""
     data = b"dos line\r\nlone\rcarriage return\nctrl-z \x1a inside\n\x1a\nlast line\n"
@@ -352,3 +352,17 @@ def test_reuseaddr_set_before_bind(lab):
     if reuse[0][1].group(4) == "0" or reuse[0][1].group(2) != "SOL_SOCKET":
         fail(did, expected=expected, got=shown,
              hint="the option is at level SOL_SOCKET and its value is an int 1 (on), not 0")
+
+
+@pytest.mark.points(3)
+def test_server_stdout_is_binary(lab):
+    """the server's stdout lines end in `\\n` alone (stdout in binary mode), never `\\r\\n`"""
+    server, port = lab.start_server(lab.server, 0, 1)
+    lab4.expect_echo(port, b"one line\n", f"echoed a client of `{server.shown}`", server)
+    server.wait(timing.seconds(5))
+    out = server.out()
+    if b"\r" in out:
+        fail(f"ran `{server.shown}` with one client and read its stdout as bytes",
+             expected="lines that end in \\n alone", got=show(out),
+             hint="stdout is in text mode: each \\n is written as \\r\\n; switch it with "
+                  "_setmode(_fileno(stdout), _O_BINARY) at the start of main()")
