@@ -40,7 +40,7 @@ def test_builds_without_warnings(lab):
     common.no_warnings(lab, [PROGRAM])
 
 
-@pytest.mark.points(10)
+@pytest.mark.points(15)
 def test_tcp_by_default(lab):
     """with no argument it creates a TCP socket and prints the contract's line"""
     run_and_expect(lab, [], b"tcp socket created: fd=3 type=SOCK_STREAM\n", "tcp")
@@ -90,7 +90,7 @@ def test_usage_errors(lab):
     common.expect_usage_errors(lab, PROGRAM, (["tpc"], ["TCP"], ["tcp", "udp"], [""]))
 
 
-@pytest.mark.points(15)
+@pytest.mark.points(10)
 def test_socket_failure_reported(lab):
     """when socket() fails (EMFILE injected with strace) it prints the perror line and exits 1"""
     log = lab.log_path("strace-emfile")

@@ -49,7 +49,7 @@ def expect_greeting(port, did):
     return client
 
 
-@pytest.mark.points(5)
+@pytest.mark.points(4)
 def test_builds_without_warnings(lab):
     """hello_server.c and hello_client.c compile without a warning (-std=c11 -Wall -Wextra)"""
     common.no_warnings(lab, [SERVER, CLIENT])
@@ -75,7 +75,7 @@ def test_server_ready_line(lab):
              expected="the connection is accepted", got=str(exc), stderr=server.err(), hint=hint)
 
 
-@pytest.mark.points(8)
+@pytest.mark.points(10)
 def test_greets_a_client(lab):
     """a client gets exactly `Hello, World!\\n` and then end of file"""
     server, port = lab.start_server(SERVER, 0)
@@ -208,7 +208,7 @@ def test_stops_on_sigint(lab):
                   "then close the listening socket and return 0")
 
 
-@pytest.mark.points(5)
+@pytest.mark.points(4)
 def test_server_usage_errors(lab):
     """bad ports and counts are usage errors (exit 2, `usage: ` on stderr)"""
     common.expect_usage_errors(lab, SERVER, (
@@ -223,7 +223,7 @@ def fragments(conn, _server):
         time.sleep(0.05)  # misbehaving on purpose: the pieces arrive apart
 
 
-@pytest.mark.points(8)
+@pytest.mark.points(10)
 def test_client_reads_until_end_of_file(lab):
     """the client prints the greeting whole when it arrives in fragments (reads until end of file)"""
     with net.FakeTcpServer(fragments) as fake:
@@ -256,7 +256,7 @@ def test_client_connection_refused(lab):
              hint="check connect()'s return value; on -1 perror(\"connect\") and return 1")
 
 
-@pytest.mark.points(5)
+@pytest.mark.points(4)
 def test_client_usage_errors(lab):
     """wrong argument counts, bad ports and a host that cannot be resolved are usage errors (exit 2)"""
     common.expect_usage_errors(lab, CLIENT, (
@@ -279,7 +279,7 @@ def test_valgrind_clean(lab):
              expected=show(GREETING), got=show(client.out()))
 
 
-@pytest.mark.points(5)
+@pytest.mark.points(4)
 def test_flushes_stdout(lab):
     """the ready line reaches a plain pipe at once (stdout flushed)"""
     common.flushes_stdout(lab, SERVER, READY_LINE)
