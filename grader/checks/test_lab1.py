@@ -93,11 +93,7 @@ def test_usage_errors(lab):
 @pytest.mark.points(10)
 def test_socket_failure_reported(lab):
     """when socket() fails (EMFILE injected with strace) it prints the perror line and exits 1"""
-    log = lab.log_path("strace-emfile")
-    program = lab.start(PROGRAM, "tcp", strace_log=log, strace_trace="socket",
-                        strace_inject="socket:error=EMFILE")
-    program.close_stdin()
-    status = program.wait(5)
+    program, status = common.run_with_failing_call(lab, PROGRAM, ["tcp"], "socket", "EMFILE")
     err = program.err()
     did = "ran `socket_create tcp` with socket() made to fail with EMFILE (strace -e inject)"
     if b"socket: Too many open files" not in err.splitlines():
@@ -117,11 +113,7 @@ def test_socket_failure_reported(lab):
 @pytest.mark.points(10)
 def test_getsockopt_failure_reported(lab):
     """when getsockopt() fails (ENOBUFS injected with strace) it prints `getsockopt: ...` and exits 1"""
-    log = lab.log_path("strace-getsockopt")
-    program = lab.start(PROGRAM, "tcp", strace_log=log, strace_trace="getsockopt",
-                        strace_inject="getsockopt:error=ENOBUFS")
-    program.close_stdin()
-    status = program.wait(5)
+    program, status = common.run_with_failing_call(lab, PROGRAM, ["tcp"], "getsockopt", "ENOBUFS")
     err, out = program.err(), program.out()
     did = "ran `socket_create tcp` with getsockopt() made to fail with ENOBUFS (strace -e inject)"
     if not any(line.startswith(b"getsockopt: ") for line in err.splitlines()) or status != 1 \

@@ -653,13 +653,8 @@ def test_client_ignores_other_senders(lab):
 @pytest.mark.points(3)
 def test_client_socket_failure_reported(lab):
     """when socket() fails (EMFILE injected with strace) the client prints the perror line and exits 1"""
-    log = lab.log_path("strace-client")
-    client = lab.start(CLIENT, "127.0.0.1", net.free_port(socket.SOCK_DGRAM), strace_log=log,
-                       strace_trace="socket", strace_inject="socket:error=EMFILE")
-    client.feed(b"hello\n")
-    status = client.wait(timing.seconds(6))
-    if status is None:
-        client.kill()
+    client, status = common.run_with_failing_call(
+        lab, CLIENT, ["127.0.0.1", net.free_port(socket.SOCK_DGRAM)], "socket", "EMFILE", b"hello\n")
     err = client.err()
     if b"socket: Too many open files" in err.splitlines() and status == 1:
         return

@@ -161,3 +161,16 @@ def expect_survives_injected_error(lab, name, calls, error, line, did, serve, hi
              got=f"{proc.describe_status(server.poll())}; stderr {show(server.err())}",
              hint=hint if server.poll() is not None else
              "report the failed call on stderr (perror), then go on")
+
+
+def run_with_failing_call(lab, name, args, call, error, data=b""):
+    """Run ``name args`` under strace with every ``call`` failing with ``error`` (``strace -e
+    inject``) and ``data`` on stdin; return (program, exit status or None)."""
+    log = lab.log_path(f"strace-{call}")
+    program = lab.start(name, *args, strace_log=log, strace_trace=call,
+                        strace_inject=f"{call}:error={error}")
+    program.feed(data)
+    status = program.wait(timing.seconds(5))
+    if status is None:
+        program.kill()
+    return program, status
