@@ -1,5 +1,6 @@
 """Checks that every lab shares: a warning-free build, Valgrind, usage errors, stdout flushing."""
 from . import build, lab as lablib, proc, timing, valgrind
+from .lab import stderr_hint
 from .report import fail, show
 
 
@@ -134,6 +135,9 @@ def expect_port_in_use(lab, name, hold, bind_error):
                 "return value; on -1 report it (perror(\"bind\")), close the socket and return 1")
     elif status != 1:
         hint = "a failing set-up call is a run-time failure: return 1 (2 is for usage errors)"
+    elif not stderr_hint(err):
+        hint = ("report the failed call as perror(\"bind\") does: a stderr line that starts with "
+                "the call's name")
     fail(f"ran `{name} {held.port}` on a port another program already holds",
          expected=f"stderr `{bind_error.decode()}...` and exit status 1",
          got=f"{proc.describe_status(status)}; stdout {show(out)}; stderr {show(err)}",
