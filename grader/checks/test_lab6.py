@@ -365,5 +365,5 @@ def test_server_stdout_is_binary(lab):
     if b"\r" in out:
         fail(f"ran `{server.shown}` with one client and read its stdout as bytes",
              expected="lines that end in \\n alone", got=show(out),
-             hint="stdout is in text mode: each \\n is written as \\r\\n; switch it with "
-                  "_setmode(_fileno(stdout), _O_BINARY) at the start of main()")
+             hint="the server's log lines end in \\r\\n: its stdout is in text mode; switch it "
+                  "to binary at the start of the server's main() (_setmode on _fileno(stdout))")
