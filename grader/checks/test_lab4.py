@@ -354,11 +354,14 @@ def test_client_that_vanishes_does_not_kill_the_server(lab):
 
 @pytest.mark.points(3)
 def test_closed_line_counts_every_byte(lab):
-    """`closed IP:PORT (N bytes)` counts every byte of a session whose reads and writes split unevenly"""
+    """`closed IP:PORT (N bytes)` counts every byte of a second client's session, its reads and writes split unevenly"""
     # Each piece is echoed before the next is sent, so the server reads it apart from the
-    # others: a count of the last read, of the reads, or of strlen() disagrees with the sum.
+    # others: a count of the last read, of the reads, or of strlen() disagrees with the sum;
+    # and a count that is not started again at 0 includes the first client's 5 bytes.
     pieces = [b"x", payload(1500, seed=11), b"nul\0byte\n", payload(700, seed=12)]
     server, port = lab.start_server(lab.server, 0, short_write=61)
+    first = b"warm\n"
+    expect_echo(port, first, f"echoed a first client of `{server.shown}`", server)
     client = net.TcpClient(port)
     for piece in pieces:
         client.send(piece)
@@ -372,13 +375,17 @@ def test_closed_line_counts_every_byte(lab):
     client.shutdown_write()
     client.recv_until_eof(3)
     total = sum(map(len, pieces))
-    match = server.wait_line(CLOSED, timing.seconds(3))
-    did = (f"sent {' + '.join(str(len(p)) for p in pieces)} bytes to `{server.shown}`, each piece "
-           "echoed before the next (writes capped at 61 bytes), then closed and read the `closed` line")
+    match = server.wait_line(CLOSED, timing.seconds(3), start=3)  # the second client's
+    did = (f"after a first client of {len(first)} bytes, sent {' + '.join(str(len(p)) for p in pieces)} "
+           f"bytes to `{server.shown}`, each piece echoed before the next (writes capped at 61 "
+           "bytes), then closed and read this second client's `closed` line")
     if not match or int(match.group(3)) != total:
         got = int(match.group(3)) if match else None
         hint = "print `closed IP:PORT (N bytes)` (flushed) when the session ends"
-        if got in (len(pieces[-1]), 61, len(pieces[-1]) % 61):
+        if got == total + len(first):
+            hint = ("N includes the first client's bytes: start the count at 0 for each client "
+                    "(a local variable of the session, not a static or global one)")
+        elif got in (len(pieces[-1]), 61, len(pieces[-1]) % 61):
             hint = ("N is the last read (or write) alone: add every n to a counter that starts at 0 "
                     "for each client (echoed += n), not echoed = n")
         elif got == len(pieces) or got is not None and got < len(pieces) * 30:
