@@ -23,7 +23,12 @@ LABS = {
     4: ("iterative echo", ["echo_server", "echo_client"]),
     5: ("UDP uppercase", ["udp_upper_server", "udp_upper_client"]),
     6: ("Winsock port", ["echo_server_win", "echo_client_win"]),
+    7: ("a process per client", ["fork_echo_server"]),
 }
+
+#: Limits a lab raises above sandbox.LIMITS under run_all: lab 7 forks a child per client
+#: (its checks hold 110 clients at once), so its user may have more processes than 48.
+LAB_LIMITS = {7: {"nproc": 160}}
 
 #: The labs whose programs are Windows programs: built with mingw-w64, run under Wine.
 WINDOWS_LABS = {6}
@@ -113,13 +118,15 @@ class Lab:
     # -- starting programs -------------------------------------------------------
     def start(self, name, *args, linebuf=True, short_read=None, short_write=None, use_valgrind=False,
               strace_log=None, strace_trace=None, strace_inject=None, stdin=None, wine_trace=False,
-              early=False):
+              early=False, valgrind_dir=None):
         """Start program ``name`` with ``args``; return a :class:`harness.proc.Program`.
 
         linebuf        stdout line-buffered by the shim (the flush check turns it off)
         short_read     cap every TCP read/recv at this many bytes (one read is not one message)
         short_write    cap every TCP write/send at this many bytes (a short write every time)
         use_valgrind   run under memcheck (leaks, invalid accesses, descriptors)
+        valgrind_dir   (with use_valgrind) a program that forks: every process reports to
+                       its own log in this folder (harness.valgrind.child_args, by_process)
         strace_*       run under strace, logging to ``strace_log``
         early          a run started ahead of the check that judges it (under run_all, as a
                        user of its own: see harness/sandbox.py)
@@ -155,10 +162,10 @@ class Lab:
             extra["GRADER_SHORT_WRITE"] = str(short_write)
         prefix = []
         if use_valgrind:
-            prefix = list(valgrind.ARGS)
+            prefix = valgrind.child_args(valgrind_dir) if valgrind_dir else list(valgrind.ARGS)
         elif strace_log:
             prefix = strace.argv(strace_log, strace_trace, strace_inject)
-        prefix = sandbox.prefix(early=early) + prefix  # grader/run_all: limits, own user (else empty)
+        prefix = sandbox.prefix(LAB_LIMITS.get(self.number), early=early) + prefix  # grader/run_all: limits, own user (else empty)
         return proc.Program(prefix + [binary] + args, shown, minimal_env(extra), stdin,
                             str(self.out), use_valgrind)
 
