@@ -24,7 +24,7 @@ def main(argv=None):
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1:]
     parser = argparse.ArgumentParser(description="Grade sockets-lab labs.")
-    parser.add_argument("labs", nargs="+", type=int, choices=range(1, 7), metavar="N")
+    parser.add_argument("labs", nargs="+", type=int, choices=range(1, 8), metavar="N")
     parser.add_argument("--impl", default="labs", help="directory with labN/ folders (default labs)")
     parser.add_argument("--build-root", help="where to build (default build/<impl>)")
     parser.add_argument("--results-json", help="also write the results as JSON")
