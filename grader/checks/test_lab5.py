@@ -171,7 +171,7 @@ def test_server_log_line(lab):
                  expected=want, got="\n".join(lines[:3]) or "(no line)", hint=hint)
 
 
-@pytest.mark.points(10)
+@pytest.mark.points(8)
 def test_all_256_byte_values(lab):
     """every byte value goes through: only a-z change, NUL and 0x80-0xFF stay as they are"""
     server, port = start_server(lab)
@@ -197,7 +197,7 @@ def test_empty_datagram(lab):
         expect_reply(server, port, peer, b"still there?", "then sent \"still there?\"")
 
 
-@pytest.mark.points(7)
+@pytest.mark.points(6)
 def test_largest_datagram(lab):
     """a 65507-byte datagram (the largest) is answered whole"""
     server, port = start_server(lab)
@@ -218,7 +218,7 @@ def test_largest_datagram(lab):
                  stderr=server.err(), hint=hint)
 
 
-@pytest.mark.points(6)
+@pytest.mark.points(5)
 def test_two_clients_interleaved(lab):
     """two clients sending in turn each get their own replies, and only theirs"""
     server, port = start_server(lab)
@@ -276,6 +276,32 @@ def test_max_datagrams_then_exit(lab):
         fail(f"`{server.shown}` exited", expected=f"UDP port {port} free again",
              got="it is still bound", hint="close() the socket before exiting")
 
+
+
+@pytest.mark.points(3)
+def test_server_port_in_use(lab):
+    """on a port that is taken: `bind: Address already in use` and exit 1"""
+    common.expect_port_in_use(lab, SERVER, net.UdpPeer, b"bind: ")
+
+
+@pytest.mark.points(4)
+def test_sendto_error_is_not_fatal(lab):
+    """a sendto() that fails is reported on stderr, and the server answers the next datagram"""
+    did = ("started `udp_upper_server 0` with its first sendto() failing with ENOBUFS (strace -e "
+           "inject), then sent it two datagrams")
+
+    def serve(port, server):
+        with net.UdpPeer() as peer:
+            peer.send(port, b"lost")
+            server.wait_line(r"datagram from .*", timing.seconds(3), start=1)
+            peer.send(port, b"second")
+            got = peer.recv(3)
+        if got is None or got[0] != b"SECOND":
+            raise AssertionError("no reply to the second datagram")
+    common.expect_survives_injected_error(
+        lab, SERVER, "sendto", "ENOBUFS", "sendto: No buffer space available", did, serve,
+        hint="a sendto() that fails costs that one reply only: report it (perror(\"sendto\")) and "
+             "go on with the next datagram; only a failure of recvfrom() on the socket ends the server")
 
 
 @pytest.mark.points(4)
@@ -491,7 +517,7 @@ def client_output_hint(want, out, sent, expected_sent):
     return "print each reply exactly as received, followed by one newline, and flush stdout"
 
 
-@pytest.mark.points(8)
+@pytest.mark.points(6)
 def test_client_uppercases_lines(lab):
     """each stdin line goes as one datagram without its newline; each reply is printed + newline"""
     lines = [b"hello", b"", b"Mixed Case 123 z\xe9\0nul", b"last line without newline"]
@@ -605,7 +631,7 @@ def reply_from_elsewhere_first(fake, data, addr):
     fake.reply(addr, upper(data))
 
 
-@pytest.mark.points(6)
+@pytest.mark.points(5)
 def test_client_ignores_other_senders(lab):
     """a datagram from another port than the server's is ignored; only the server's reply is printed"""
     data = b"hello\nworld\n"
