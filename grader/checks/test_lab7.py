@@ -14,6 +14,7 @@ zombie after 0.3 s) is measured from the event it follows (the served client's c
 connection; the last child's exit), so a loaded machine does not change the result.
 """
 import functools
+import re
 import signal
 
 import pytest
@@ -47,15 +48,22 @@ def start(lab, *args, **kw):
 
 
 def reuse(check, points):
-    return common.reuse(check, points, __name__)
+    """Lab 4's ``check`` against the forking server, worth ``points`` (the program's name
+    put right in what it says)."""
+    return common.reuse(check, points, __name__,
+                        lambda text: re.sub(r"\becho_server\b", "fork_echo_server", text)
+                        if isinstance(text, str) else text)
 
 
 # -- lab 4's checks, on the forking server ----------------------------------------------------
 
 test_echoes_one_client = reuse(lab4.test_echoes_one_client, 4)
 test_server_log_lines = reuse(lab4.test_server_log_lines, 4)
-test_echoes_1mib_of_binary_data = reuse(lab4.test_echoes_1mib_of_binary_data, 5)
+test_echoes_1mib_of_binary_data = reuse(lab4.test_echoes_1mib_of_binary_data, 4)
 test_flushes_stdout = reuse(lab4.test_flushes_stdout, 2)
+test_restart_on_same_port = reuse(lab4.test_restart_on_same_port, 2)
+test_server_port_in_use = reuse(lab4.test_server_port_in_use, 2)
+test_accept_error_ends_one_connection_only = reuse(lab4.test_accept_error_ends_one_connection_only, 2)
 
 
 @pytest.mark.points(3)
@@ -84,7 +92,7 @@ def stuck_hint(server):
             "copy of the connection and accepts the next client"), now.describe(3)
 
 
-@pytest.mark.points(12)
+@pytest.mark.points(11)
 @pytest.mark.deadline(15)
 def test_stalled_clients_do_not_delay_another(lab):
     """with 10 clients connected that send nothing or half a line, another client is echoed within 0.5 s"""
@@ -106,7 +114,7 @@ def test_stalled_clients_do_not_delay_another(lab):
     crowd.close_all(stalled)
 
 
-@pytest.mark.points(9)
+@pytest.mark.points(8)
 @pytest.mark.deadline(20)
 def test_100_clients_at_once(lab):
     """100 clients connected at the same time are all echoed (listen backlog SOMAXCONN)"""
@@ -141,7 +149,7 @@ def wait_children_gone(server, timeout=3.0):
     return crowd.wait_for(server.pid, lambda t: not t.live_children(), timeout)
 
 
-@pytest.mark.points(8)
+@pytest.mark.points(7)
 @pytest.mark.deadline(15)
 def test_no_zombie_after_clients_leave(lab):
     """children that have ended are reaped: no zombie 0.3 s after they exit"""
@@ -263,34 +271,24 @@ def test_fork_failure_is_reported_and_server_goes_on(lab):
     """a fork() that fails (EAGAIN) is reported, that connection closed, and the server goes on"""
     if not strace.available():
         pytest.skip("strace is missing (apt-get install strace)")
-    log = lab.log_path("fork-fails")
-    server, port = start(lab, strace_log=log, strace_trace="clone,clone3,fork,vfork",
-                         strace_inject="clone:error=EAGAIN:when=1")
-    did = (f"ran `{server.shown}` with its first fork() failing with EAGAIN (strace -e inject), "
-           "connected a client that sent a line")
-    first = net.TcpClient(port)
-    first.send(b"first\n")
-    got = first.recv_until_eof(3)
-    server.stderr.wait_until(lambda data: b"fork" in data, timing.seconds(1))
-    err = server.err()
-    if b"fork: Resource temporarily unavailable" not in err:
-        fail(did, expected="stderr `fork: Resource temporarily unavailable`",
-             got=f"stderr {show(err)}", stderr=err, hint="check fork()'s result: -1 is a failure; "
-                                                         "report it with perror(\"fork\")")
-    if not first.eof:
-        fail(did, expected="the connection closed (end of file)",
-             got=f"{show(got)} and no end of file within 3 s", stderr=err,
-             hint="when fork() fails, close(conn_fd): nobody else will")
-    try:
-        lab4.expect_echo(port, b"second\n", did + "; then a second client", server)
-    except (OSError, AssertionError):
-        status = server.wait(1)
-        if status is not None:
-            fail(did + "; then a second client", expected="the server goes on and echoes it",
-                 got=f"the server ended ({proc.describe_status(status)})", stderr=server.err(),
-                 hint="a failed fork() costs one client only: report it (perror(\"fork\")), close "
-                      "that connection and go back to accept()")
-        raise
+    did = (f"ran `{lab.server} 0` with its first fork() failing with EAGAIN (strace -e inject), "
+           "connected a client that sent a line, then a second client")
+
+    def serve(port, server):
+        first = net.TcpClient(port)
+        first.send(b"first\n")
+        got = first.recv_until_eof(3)
+        if not first.eof:
+            fail(did, expected="the first connection closed (end of file)",
+                 got=f"{show(got)} and no end of file within 3 s", stderr=server.err(),
+                 hint="when fork() fails, close(conn_fd): nobody else will")
+        lab4.expect_echo(port, b"second\n", did, server)
+        server.stderr.wait_until(lambda data: b"fork" in data, timing.seconds(1))
+
+    common.expect_survives_injected_error(
+        lab, lab.server, "clone", "EAGAIN", "fork: Resource temporarily unavailable", did, serve,
+        hint="a failed fork() costs one client only: report it (perror(\"fork\")), close that "
+             "connection and go back to accept()")
 
 
 @pytest.mark.points(6)
@@ -348,7 +346,7 @@ def test_max_clients_waits_for_children(lab):
                                        "free what you allocated and return 0")
 
 
-@pytest.mark.points(7)
+@pytest.mark.points(6)
 @pytest.mark.deadline(20)
 def test_stop_signal_ends_every_process(lab):
     """SIGINT or SIGTERM to the parent with two clients connected: every process ends, exit 0"""
@@ -394,7 +392,7 @@ def test_server_usage_errors(lab):
         [], ["80x"], ["+80"], ["70000"], ["0", "0"], ["0", "x"], ["0", "1", "2"]))
 
 
-@pytest.mark.points(7)
+@pytest.mark.points(6)
 @pytest.mark.deadline(30)
 def test_valgrind_clean_with_children(lab):
     """under Valgrind, following its children: no error, no leak, no descriptor left, in the parent or any child"""
