@@ -381,6 +381,13 @@ def test_stop_signal_ends_every_process(lab):
             fail(did, expected="exit status 0 (a clean stop)", got=proc.describe_status(status),
                  stderr=server.err(), hint="handle SIGINT and SIGTERM with sigaction() without "
                  "SA_RESTART; when accept() fails with EINTR and the flag is set, stop")
+        closed = [line for line in server.lines() if re.fullmatch(CLOSED, line)]
+        if len(closed) < 2:
+            fail(did, expected="each child prints its `closed IP:PORT (6 bytes)` line before it exits",
+                 got=f"{len(closed)} closed line(s); stdout {show(server.out())}",
+                 stderr=server.err(),
+                 hint="a child that gets SIGTERM stops echoing (read() fails with EINTR and the "
+                      "flag is set), prints its closed line with the bytes echoed so far, exits 0")
         for client in clients:
             client.close()
 
