@@ -148,18 +148,23 @@ def leftovers(marker):
     return found
 
 
-def grade(roster, out):
+def run_class(roster, out, labs, checks):
+    """Grade ``roster``'s ``labs`` (``"3,5"``) on ``checks`` with run_all --jobs 2; return the
+    gradebook's text and the run's seconds."""
     started = time.monotonic()
     proc = subprocess.run([sys.executable, str(GRADER / "run_all"), "--roster", str(roster),
-                           "--labs", "3,5", "--jobs", "2", "--checks", f"{CHECKS} or {EARLY_CHECKS}",
-                           "--out", str(out)],
+                           "--labs", labs, "--jobs", "2", "--checks", checks, "--out", str(out)],
                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           timeout=600)
     seconds = time.monotonic() - started
     assert proc.returncode == 0, proc.stdout + proc.stderr
     if "isolation: network, pid and mount namespaces" not in proc.stderr:
         pytest.skip("namespaces are not available on this machine: " + proc.stderr)
-    book = (out / "gradebook.csv").read_text()
+    return (out / "gradebook.csv").read_text(), seconds
+
+
+def grade(roster, out):
+    book, seconds = run_class(roster, out, "3,5", f"{CHECKS} or {EARLY_CHECKS}")
     return ({r["student"]: float(r["lab3"]) for r in csv.DictReader(io.StringIO(book))}, book,
             seconds, out)
 
@@ -250,18 +255,9 @@ def build_lab7_roster(root, bomb=True):
 
 
 def grade_lab7(roster, out):
-    started = time.monotonic()
-    proc = subprocess.run([sys.executable, str(GRADER / "run_all"), "--roster", str(roster),
-                           "--labs", "3,7", "--jobs", "2", "--checks", f"{CHECKS} or {LAB7_CHECKS}",
-                           "--out", str(out)],
-                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    if "isolation: network, pid and mount namespaces" not in proc.stderr:
-        pytest.skip("namespaces are not available on this machine: " + proc.stderr)
-    book = (out / "gradebook.csv").read_text()
+    book, seconds = run_class(roster, out, "3,7", f"{CHECKS} or {LAB7_CHECKS}")
     rows = {r["student"]: (float(r["lab3"]), float(r["lab7"])) for r in csv.DictReader(io.StringIO(book))}
-    return rows, time.monotonic() - started, out
+    return rows, seconds, out
 
 
 @pytest.fixture(scope="module")
