@@ -16,6 +16,7 @@ never by a fixed sleep.
 """
 import re
 import signal
+import threading
 
 import pytest
 
@@ -76,7 +77,25 @@ def start(lab, *args, **kw):
     return server, Room(port)
 
 
-def expect_joined(server, members, timeout=3.0):
+def join(server, room, count, timeout=3.0, stalled=None, **kw):
+    """``count`` participants connected to ``server`` and in the room (its `connection from`
+    line printed for each); fails the check, saying why, when they cannot join (``stalled``:
+    the hint when the server, alive, took none of them)."""
+    try:
+        members = room.join(count, timeout=timeout, **kw)
+    except OSError as exc:
+        status = server.poll()
+        fail(f"connected {count} client(s) to `{server.shown}` on the port it printed "
+             f"({room.port})", expected="the connections accepted",
+             got=f"{exc}" + (f"; the server: {proc.describe_status(status)}"
+                             if status is not None else ""), stderr=server.err(),
+             hint=("print the port getsockname() reports, through ntohs()"
+                   if isinstance(exc, ConnectionRefusedError) and status is None else None))
+    expect_joined(server, members, timeout, stalled)
+    return members
+
+
+def expect_joined(server, members, timeout=3.0, stalled=None):
     """Wait until the server printed `connection from NAME` for each of ``members``."""
     want = {f"connection from {p.name}" for p in members}
 
@@ -84,23 +103,29 @@ def expect_joined(server, members, timeout=3.0):
         return want <= set(data.decode("utf-8", "replace").splitlines())
     if not server.stdout.wait_until(all_there, timing.seconds(timeout)):
         seen = [line for line in server.lines() if line.startswith("connection from")]
+        mine = [line for line in seen if line in want]
         fail(f"connected {len(members)} client(s) to `{server.shown}`",
              expected=f"`connection from IP:PORT` for each, within {timeout:g} s "
                       f"(first: `connection from {members[0].name}`)",
-             got=f"{len(seen)} such line(s)" + (f", e.g. {show(seen[0])}" if seen else ""),
-             stderr=server.err(), hint=joined_hint(server, members, seen))
+             got=f"{len(mine)} of them" + (f"; its last such line: {show(seen[-1])}"
+                                            if seen and len(mine) < len(seen) else ""),
+             stderr=server.err(),
+             hint=stalled if stalled and not mine and server.poll() is None
+             else joined_hint(server, members, seen, mine))
 
 
-def joined_hint(server, members, seen):
+def joined_hint(server, members, seen, mine):
     """Why the server did not report every client: it ended, a wrong address, too few taken."""
+    if stderr_hint(server.err()):
+        return stderr_hint(server.err())
     if server.poll() is not None:
         return f"the server ended ({proc.describe_status(server.poll())}) instead of serving"
     ports = {int(line.rsplit(":", 1)[1]) for line in seen if line.rsplit(":", 1)[-1].isdigit()}
     if ports and not ports & {p.port for p in members} and ports & {net.swapped(p.port)
                                                                      for p in members}:
         return "the client's port is byte-swapped: print ntohs(addr.sin_port)"
-    if seen and len(seen) < len(members):
-        return (f"the server took only {len(seen)} of the {len(members)} clients: keep accepting "
+    if mine and len(mine) < len(members):
+        return (f"the server took only {len(mine)} of the {len(members)} clients: keep accepting "
                 "while clients are connected; the table of clients must hold at least 100 "
                 "(with select(), mind FD_SETSIZE)")
     return ("print `connection from IP:PORT` (flushed) as soon as a client is accepted and "
@@ -113,23 +138,52 @@ def prefixed(sender, line):
 
 
 
-def relay_hint(sender, line, got):
-    """The likely mistake behind a receiver's lines ``got`` for ``line`` from ``sender``."""
-    want = prefixed(sender, line)
-    text = b"".join(got)
-    if not got:
-        return None
-    if text.startswith(line) or got[0] == line:
-        return ("the line came without its sender's prefix: send `IP:PORT: ` (the sender's "
-                "address as accept() reported it, a colon and a space) before the line")
-    if str(net.swapped(sender.port)).encode() in got[0]:
-        return "the sender's port is byte-swapped in the prefix: ntohs(addr.sin_port)"
-    if got[0].endswith(line) and got[0] != want:
-        return (f"the prefix is not `{sender.name}: `: it must be the sender's IP:PORT, a colon "
-                "and one space")
-    if len(got[0]) < len(want) and want.startswith(got[0].rstrip(b"\n")):
-        return "the line arrived cut short: relay the whole line, its newline included"
+#: The hints of the relay's classic mistakes, chosen by :func:`diagnose`.
+NO_PREFIX = ("the line came without its sender's prefix: send `IP:PORT: ` (the sender's "
+             "address as accept() reported it, a colon and a space) before the line")
+SWAPPED = "the sender's port is byte-swapped in the prefix: ntohs(addr.sin_port)"
+OWN_LINE = ("the sender got its own line back: relay to every client except the one that sent "
+            "the line")
+WHOLE_READ = ("several lines that came in one recv() went out as one message, only the first "
+              "with the prefix: relay each complete line on its own, each with the prefix")
+PIECES = ("a line reached the others in pieces, one per recv(): a recv() returns whatever has "
+          "arrived, not a line; keep each client's bytes in its own buffer and relay only when "
+          "the newline has come")
+MIXED = ("the bytes of two clients were mixed into one line: each client needs a line buffer "
+         "of its own (one shared buffer mixes their pieces)")
+
+
+def diagnose(receiver, sent):
+    """The classic relay mistake that ``receiver``'s lines show, or None.
+
+    ``sent`` maps each sender (a Participant) to the lines it sent, without prefix.
+    """
+    raw = {line for lines in sent.values() for line in lines}
+    own = {p: set(lines) for p, lines in sent.items()}
+    names = {f"{p.name}: ".encode(): p for p in sent}
+    got = receiver.lines() + ([bytes(receiver._partial)] if receiver._partial else [])
+    heads = [next((n for n in names if line.startswith(n)), None) for line in got]
+    for line, head in zip(got, heads):
+        if head is None:
+            if line in raw:
+                return WHOLE_READ if any(heads) else NO_PREFIX
+            if any(line.startswith(f"{HOST_TEXT}{net.swapped(p.port)}: ".encode()) for p in sent):
+                return SWAPPED
+            continue
+        sender, body = names[head], line[len(head):]
+        if sender is receiver and body in raw:
+            return OWN_LINE
+        if body in own[sender]:
+            continue
+        own_text = b"".join(sent[sender])
+        if any(n in body for n in names) or body.rstrip(b"\n") in own_text:
+            return PIECES
+        if len(sent) > 1:
+            return MIXED
     return None
+
+
+HOST_TEXT = "127.0.0.1:"
 
 
 # -- the relay -----------------------------------------------------------------------------
@@ -139,8 +193,7 @@ def relays_with_prefix(lab):
     """a line from one client reaches every other client with the sender's `IP:PORT: ` prefix, never the sender"""
     server, room = start(lab)
     with room:
-        a, b, c = room.join(3)
-        expect_joined(server, [a, b, c])
+        a, b, c = join(server, room, 3)
         line = b"hello, room\n"
         a.send(line)
         room.wait(lambda: b.lines() and c.lines(), 3)
@@ -150,7 +203,7 @@ def relays_with_prefix(lab):
             if member.lines()[:1] != [want]:
                 fail(did, expected=f"{name} receives {show(want)}",
                      got=f"{name} received {show(bytes(member.received))}", stderr=server.err(),
-                     hint=relay_hint(a, line, member.lines()) or
+                     hint=diagnose(member, {a: [line]}) or
                      ("nothing reached the others: relay each complete line to every other "
                       "client" if not member.received else None))
         # The sender must not get its own line: B answers, and the first line A receives
@@ -159,20 +212,23 @@ def relays_with_prefix(lab):
         b.send(answer)
         room.wait(lambda: a.lines() and len(c.lines()) >= 2, 3)
         if a.lines()[:1] != [prefixed(b, answer)]:
-            own = any(line in got for got in a.lines())
             fail(did + f", then B sent {show(answer)}",
                  expected=f"A receives only B's line: {show(prefixed(b, answer))}",
                  got=f"A received {show(bytes(a.received))}", stderr=server.err(),
-                 hint="the sender got its own line back: relay to every client except the one "
-                      "that sent the line" if own else relay_hint(b, answer, a.lines()))
+                 hint=diagnose(a, {a: [line], b: [answer]}))
+
+
+def show_lines(lines, most=6):
+    """Received lines, shown one after the other (at most ``most``)."""
+    return (" ".join(show(x) for x in lines[:most]) or show(b"")) + (
+        f" ... ({len(lines)} lines)" if len(lines) > most else "")
 
 
 def line_sent_one_byte_at_a_time(lab):
     """a line sent one byte at a time while another client sends its own lines: both reach the others whole"""
     server, room = start(lab)
     with room:
-        slow, busy, listener = room.join(3)
-        expect_joined(server, [slow, busy, listener])
+        slow, busy, listener = join(server, room, 3)
         slow_line = b"this line comes one byte at a time\n"
         busy_lines = [f"busy line {n}\n".encode() for n in range(4)]
         slow.send_slowly(slow_line, step=1, interval=0.003)
@@ -181,58 +237,38 @@ def line_sent_one_byte_at_a_time(lab):
         room.wait(lambda: len(listener.lines()) >= len(want) and not slow.unsent(), 3)
         got = listener.lines()
         if set(got) != want or len(got) != len(want):
+            hint = diagnose(listener, {slow: [slow_line], busy: busy_lines})
+            if hint is None and not any(x.startswith(f"{slow.name}: ".encode()) for x in got):
+                hint = ("A's line never arrived: keep the start of a line that has no newline "
+                        "yet in the sender's buffer, add the next pieces to it, and relay it when "
+                        "the newline comes")
             fail(f"connected A, B and C to `{server.shown}`; A sent {show(slow_line)} one byte "
                  f"at a time while B sent {len(busy_lines)} lines of its own",
                  expected=f"C receives {len(want)} whole lines, A's as "
                           f"{show(prefixed(slow, slow_line))}",
-                 got="C received " + (" ".join(show(x) for x in got[:6]) or show(b""))
-                 + (f" ... ({len(got)} lines)" if len(got) > 6 else ""),
-                 stderr=server.err(), hint=pieces_hint(slow, busy, slow_line, got))
-
-
-def pieces_hint(slow, busy, slow_line, got):
-    """Why lines from a slow and a busy sender did not arrive whole."""
-    slow_prefix, busy_prefix = f"{slow.name}: ".encode(), f"{busy.name}: ".encode()
-    text = b"".join(got)
-    if text.count(slow_prefix) > 1:
-        return ("A's line reached the others in pieces, one per recv(): a recv() returns "
-                "whatever has arrived, not a line; keep each client's bytes in its own buffer "
-                "and relay only when the newline has come")
-    mixed = [x for x in got if x.startswith(busy_prefix) and not x[len(busy_prefix):]
-             .startswith(b"busy line")]
-    if mixed or any(x.startswith(slow_prefix) and x != prefixed(slow, slow_line) for x in got):
-        return ("the bytes of two clients were mixed into one line: each client needs a line "
-                "buffer of its own (one shared buffer mixes their pieces)")
-    if not any(x.startswith(slow_prefix) for x in got):
-        return ("A's line never arrived: keep the start of a line that has no newline yet in "
-                "the sender's buffer, add the next pieces to it, relay it when the newline comes")
-    return None
+                 got="C received " + show_lines(got), stderr=server.err(), hint=hint)
 
 
 def two_lines_in_one_send(lab):
     """two lines that arrive in one send are relayed as two lines, each with its prefix"""
     server, room = start(lab)
     with room:
-        a, b = room.join(2)
-        expect_joined(server, [a, b])
-        data = b"first of two\nsecond of two\n"
-        a.send(data)
-        want = [prefixed(a, b"first of two\n"), prefixed(a, b"second of two\n")]
+        a, b = join(server, room, 2)
+        lines = [b"first of two\n", b"second of two\n"]
+        a.send(b"".join(lines))
+        want = [prefixed(a, x) for x in lines]
         room.wait(lambda: len(b.lines()) >= 2, 3)
         got = b.lines()
         if got[:2] != want:
-            if got[:1] == want[:1]:
+            if got[:2] == [want[0], lines[1]]:
+                hint = WHOLE_READ
+            elif got == want[:1]:
                 hint = ("only the first line of a read was relayed: after a line, look for "
                         "another newline in what is left of the same read")
-            elif got and got[0] == want[0][:-len(b"second of two\n")] + b"second of two\n":
-                hint = None
-            elif got and b"second of two" in got[0] or (len(got) > 1 and got[1] == b"second of two\n"):
-                hint = ("the whole read was relayed as one message: two lines that come in one "
-                        "recv() are two lines, each relayed with the prefix")
             else:
-                hint = relay_hint(a, b"first of two\n", got)
-            fail(f"connected A and B to `{server.shown}`; A sent {show(data)} in one send()",
-                 expected="B receives " + " then ".join(show(x) for x in want),
+                hint = diagnose(b, {a: lines})
+            fail(f"connected A and B to `{server.shown}`; A sent {show(b''.join(lines))} in one "
+                 "send()", expected="B receives " + " then ".join(show(x) for x in want),
                  got=f"B received {show(bytes(b.received))}", stderr=server.err(), hint=hint)
 
 
@@ -240,47 +276,42 @@ def one_order_for_everyone(lab):
     """four clients talk at once, in pieces: every line arrives whole, each sender's in order, and everyone gets the same order"""
     server, room = start(lab)
     with room:
-        talkers = room.join(4)
-        listeners = room.join(2)
-        expect_joined(server, talkers + listeners)
-        sent = {}
-        for k, talker in enumerate(talkers):
-            lines = [f"talker {k} line {n:02d}\n".encode() for n in range(12)]
-            sent[talker.name] = [prefixed(talker, x) for x in lines]
+        members = join(server, room, 6)
+        talkers, listeners = members[:4], members[4:]
+        sent = {t: [f"talker {k} line {n:02d}\n".encode() for n in range(12)]
+                for k, t in enumerate(talkers)}
+        for talker, lines in sent.items():
             talker.send_slowly(b"".join(lines), step=7, interval=0.001)
-        total = sum(len(x) for x in sent.values())
-        room.wait(lambda: all(len(p.lines()) >= total for p in listeners)
-                  and all(len(t.lines()) >= total - len(sent[t.name]) for t in talkers), 5)
+
+        def expected(member):
+            return [prefixed(t, x) for t, lines in sent.items() if t is not member for x in lines]
+        room.wait(lambda: all(len(p.lines()) >= len(expected(p)) for p in members), 5)
         did = (f"connected 4 talkers and 2 listeners to `{server.shown}`; each talker sent 12 "
                "lines, 7 bytes at a time, all at once")
         reference = listeners[0].lines()
-        for member in talkers + listeners:
-            got = member.lines()
-            mine = set(sent.get(member.name, []))
-            want_count = total - len(mine)
-            whole = [x for x in got if not any(x in lines for lines in sent.values())]
-            if whole or len(got) != want_count:
-                fail(did, expected=f"every client receives the {want_count} lines of the others, "
-                                   "each whole",
-                     got=f"a client received {len(got)} lines"
-                         + (f", {len(whole)} of them not a line sent, e.g. {show(whole[0])}"
-                            if whole else ""), stderr=server.err(),
-                     hint=("bytes of different clients were mixed into one line: each client "
-                           "needs a line buffer of its own" if whole else None))
-            for name, lines in sent.items():
-                theirs = [x for x in got if x in lines]
-                if name != member.name and theirs != lines:
-                    fail(did, expected=f"the lines of {name} in the order it sent them",
-                         got=" ".join(show(x) for x in theirs[:4]) + " ...", stderr=server.err(),
+        for member in members:
+            got, want = member.lines(), expected(member)
+            if sorted(got) != sorted(want):
+                strange = [x for x in got if x not in want]
+                fail(did, expected=f"every client receives the {len(want)} lines of the others, "
+                                   "each whole, once",
+                     got=f"{member.name} received {len(got)} lines"
+                         + (f", {len(strange)} of them not a line of another client, e.g. "
+                            f"{show(strange[0])}" if strange else ""), stderr=server.err(),
+                     hint=diagnose(member, sent))
+            for talker, lines in sent.items():
+                theirs = [x for x in got if x in {prefixed(talker, y) for y in lines}]
+                if talker is not member and theirs != [prefixed(talker, y) for y in lines]:
+                    fail(did, expected=f"the lines of {talker.name} in the order it sent them",
+                         got=show_lines(theirs, 4), stderr=server.err(),
                          hint="relay a client's lines in the order they came")
-            same = [x for x in reference if x not in mine]
+            same = [x for x in reference if x in want]
             if got != same:
                 fail(did, expected="every receiver gets the lines in one and the same order",
-                     got=f"{member.name} and {listeners[0].name} differ: {show(got[:3])} ... versus "
-                         f"{show(same[:3])} ...", stderr=server.err(),
+                     got=f"{member.name} and {listeners[0].name} differ: {show_lines(got, 3)} "
+                         f"versus {show_lines(same, 3)}", stderr=server.err(),
                      hint=("relay a whole line to every receiver before the next line: with "
-                           "threads, under the clients' mutex" if threaded(lab) else
-                           "relay a whole line to every receiver before taking the next line"))
+                           "threads, under the clients' mutex" if threaded(lab) else None))
 
 
 # -- many clients, and clients that misbehave -------------------------------------------------
@@ -297,8 +328,7 @@ def hundred_clients(lab):
                  expected="SOMAXCONN (a burst of 100 connections must not wait for retries)",
                  got=f"a backlog of {backlog}", stderr=server.err(),
                  hint="listen(fd, SOMAXCONN): lab 3's backlog of 5 was a lesson of lab 3")
-        members = room.join(100, timeout=5)
-        expect_joined(server, members, timeout=5)
+        members = join(server, room, 100, timeout=5)
         line = b"one for all\n"
         members[0].send(line)
         want = prefixed(members[0], line)
@@ -308,35 +338,40 @@ def hundred_clients(lab):
             fail(f"connected 100 clients to `{server.shown}`; the first sent {show(line)}",
                  expected="each of the other 99 receives " + show(want),
                  got=f"{len(got)} of them did", stderr=server.err(),
-                 hint="the relay loop must reach every client in the room")
+                 hint=diagnose(members[1], {members[0]: [line]}) or (
+                     "the relay loop must reach every client in the room" if got else None))
 
 
 def stalled_clients_delay_nobody(lab):
     """clients that stall (silent, or half a line) delay nobody: lines get through within 0.5 s"""
     server, room = start(lab)
     with room:
-        silent, = room.join(1)
-        expect_joined(server, [silent])
-        a, b = room.join(2)
-        expect_joined(server, [a, b], timeout=PROMPT * 4)
-        prompt(lab, server, room, a, b, b"with a silent client\n",
-               "a client connected and sent nothing; then A sent a line",
-               "the server waits for the silent client (in recv(), or in accept() for the "
-               "next): " + waits_in_one_place(lab))
-        half, = room.join(1)
-        expect_joined(server, [half], timeout=PROMPT * 4)
+        silent, = join(server, room, 1)
+        waits = ("the server waits for the silent client (in recv(), or in accept() for the "
+                 "next): " + waits_in_one_place(lab))
+        a, b = join(server, room, 2, timeout=PROMPT * 4, stalled=waits)
+        prompt(server, room, a, b, b"with a silent client\n",
+               "a client connected and sent nothing; then A sent a line", waits, {})
+        half, = join(server, room, 1, timeout=PROMPT * 4, stalled=waits)
         half.send(b"half a li")
         room.wait(lambda: not half.unsent(), 1)
+        sent = {a: [b"with a silent client\n"], half: [b"half a li"]}
         for n in range(2):
-            prompt(lab, server, room, a, b, f"after half a line {n}\n".encode(),
+            line = f"after half a line {n}\n".encode()
+            prompt(server, room, a, b, line,
                    "a client sent half a line (no newline) and stalled; then A sent a line",
                    "the server waits in recv() for the rest of the stalled client's line: "
                    "keep the half line in that client's buffer and go back to waiting on every "
-                   "socket; " + waits_in_one_place(lab))
+                   "socket; " + waits_in_one_place(lab), sent)
+            sent[a].append(line)
 
 
-def prompt(lab, server, room, sender, receiver, line, situation, hint):
-    """``sender`` sends ``line``; ``receiver`` must have it within :data:`PROMPT` s."""
+def prompt(server, room, sender, receiver, line, situation, hint, sent):
+    """``sender`` sends ``line``; ``receiver`` must have it within :data:`PROMPT` s.
+
+    ``hint`` is the hint when nothing came; ``sent`` (sender: lines) what the room sent
+    before, for :func:`diagnose` when something else came.
+    """
     before = len(receiver.lines())
     sender.send(line)
     room.wait(lambda: len(receiver.lines()) > before, PROMPT)
@@ -344,7 +379,8 @@ def prompt(lab, server, room, sender, receiver, line, situation, hint):
         fail(f"`{server.shown}`: {situation}",
              expected=f"B receives {show(prefixed(sender, line))} within {PROMPT:g} s",
              got=f"B received {show(b''.join(receiver.lines()[before:]))}",
-             stderr=server.err(), hint=hint if len(receiver.lines()) == before else None)
+             stderr=server.err(), hint=hint if len(receiver.lines()) == before else
+             diagnose(receiver, {**sent, sender: sent.get(sender, []) + [line]}))
 
 
 #: A line of the flood that makes a non-reader's buffers fill up (1000 bytes, numbered).
@@ -361,10 +397,9 @@ def non_reader_is_dropped(lab):
     """a client that stops reading is dropped (`dropped IP:PORT: not reading`) while the others go on"""
     server, room = start(lab)
     with room:
-        sleeper, = room.join(1, rcvbuf=4096)
+        sleeper, = join(server, room, 1, rcvbuf=4096)
         sleeper.stop_reading()
-        talker, listener = room.join(2)
-        expect_joined(server, [sleeper, talker, listener])
+        talker, listener = join(server, room, 2)
         dropped = f"dropped {sleeper.name}: not reading"
         did = (f"connected C (a small receive buffer; it never reads), then A and B to "
                f"`{server.shown}`; A sent 1000-byte lines, B read them")
@@ -405,15 +440,17 @@ def non_reader_is_dropped(lab):
         sent += 3
         room.wait(lambda: len(listener.lines()) >= sent, 5)
         want = [prefixed(talker, flood_line(n)) for n in range(sent)]
-        if listener.lines() != want:
-            got = listener.lines()
+        got = listener.lines()
+        if got != want:
+            differ = next((i for i, (x, y) in enumerate(zip(want, got)) if x != y), None)
             fail(did + ", until the server dropped C; then A sent 3 more lines",
                  expected=f"B receives all {sent} lines, whole and in order",
                  got=f"B received {len(got)} lines" + (
-                     f"; first difference at line {next(i for i, (x, y) in enumerate(zip(want, got)) if x != y)}"
-                     if any(x != y for x, y in zip(want, got)) else ""),
-                 stderr=server.err(), hint="the others go on as if nothing happened: only the "
-                                           "client that does not read loses lines")
+                     f"; line {differ} is {show(got[differ])}" if differ is not None else ""),
+                 stderr=server.err(),
+                 hint=diagnose(listener, {talker: [flood_line(n) for n in range(sent)]}) or (
+                     "the others go on as if nothing happened: only the client that does not "
+                     "read loses lines" if differ is None else None))
         if not server.wait_line(f"closed {re.escape(sleeper.name)}", timing.seconds(2)):
             fail(did + ", until the server dropped C",
                  expected=f"stdout `closed {sleeper.name}` (a dropped client has left)",
@@ -426,8 +463,7 @@ def long_line_is_dropped(lab):
     """a line of exactly 1024 bytes is relayed; a client that sends 1025 bytes without a newline is dropped"""
     server, room = start(lab)
     with room:
-        a, b, c = room.join(3)
-        expect_joined(server, [a, b, c])
+        a, b, c = join(server, room, 3)
         longest = b"L" * (LINE_MAX - 1) + b"\n"
         a.send(longest)
         room.wait(lambda: b.lines() or b.eof or a.eof, 3)
@@ -438,9 +474,11 @@ def long_line_is_dropped(lab):
                  expected=f"B receives it whole, with A's prefix ({LINE_MAX + len(a.name) + 2} bytes)",
                  got=f"B received {len(b.received)} bytes: {show(bytes(b.received))}",
                  stderr=server.err(),
-                 hint=(f"a line of {LINE_MAX} bytes with its newline is valid: the line buffer must "
-                       f"hold {LINE_MAX} bytes, and the message buffer the prefix too"
-                       if "line too long" in err or b.received else None))
+                 hint=diagnose(b, {a: [longest]}) or (
+                     f"a line of {LINE_MAX} bytes with its newline is valid: the line buffer "
+                     f"must hold {LINE_MAX} bytes, and the message buffer the prefix too"
+                     if "line too long" in err or prefixed(a, longest).startswith(b.received)
+                     and b.received else None))
         too_long = b"T" * (LINE_MAX + 76)
         c.send(too_long)
         dropped = f"dropped {c.name}: line too long"
@@ -462,19 +500,18 @@ def long_line_is_dropped(lab):
             fail(did + f"; then A sent {show(late)}",
                  expected=f"B receives only {show(prefixed(a, late))} after the long line",
                  got=show(b"".join(b.lines()[1:])), stderr=server.err(),
-                 hint="relay nothing of a line that is too long; the others go on")
+                 hint=("relay nothing of a line that is too long" if any(
+                     x.startswith(f"{c.name}: ".encode()) for x in b.lines()) else None))
 
 
 def departed_client_is_forgotten(lab):
     """a client that left is never sent to: a newcomer that gets its descriptor receives each line once"""
     server, room = start(lab)
     with room:
-        a, gone, c = room.join(3)
-        expect_joined(server, [a, gone, c])
+        a, gone, c = join(server, room, 3)
         gone.close()
         server.wait_line(f"closed {re.escape(gone.name)}", timing.seconds(2))
-        newcomer, = room.join(1)
-        expect_joined(server, [newcomer])
+        newcomer, = join(server, room, 1)
         line = b"who is here?\n"
         a.send(line)
         room.wait(lambda: c.lines() and newcomer.lines(), 3)
@@ -487,7 +524,8 @@ def departed_client_is_forgotten(lab):
         if newcomer.lines() != want_d or a.lines() != want_a:
             twice = newcomer.lines().count(prefixed(a, line)) > 1
             alias = any(x.startswith(f"{gone.name}: ".encode()) for x in a.lines() + c.lines())
-            hint = None
+            sent = {a: [line], newcomer: [answer]}
+            hint = diagnose(newcomer, sent) or diagnose(a, sent)
             if twice:
                 hint = ("D received the line twice: B is still in the set of clients after it "
                         "left, and its descriptor number now belongs to D; take a client out of "
@@ -508,8 +546,7 @@ def log_lines(lab):
     """the server prints `connection from IP:PORT` when a client joins and `closed IP:PORT` when it leaves or resets"""
     server, room = start(lab)
     with room:
-        a, b = room.join(2)
-        expect_joined(server, [a, b])
+        a, b = join(server, room, 2)
         a.close()
         b.hard_reset()
         want = [f"closed {a.name}", f"closed {b.name}"]
@@ -528,8 +565,7 @@ def max_clients_then_exit(lab):
     """`SERVER 0 3` takes three clients, stops accepting, and exits 0 once the last has left"""
     server, room = start(lab, 3)
     with room:
-        members = room.join(3)
-        expect_joined(server, members)
+        members = join(server, room, 3)
         did = f"connected 3 clients to `{server.shown}`"
         free = timing.Deadline(timing.seconds(2))
         while net.port_is_bound(room.port) and not free.expired():
@@ -556,13 +592,17 @@ def max_clients_then_exit(lab):
                       "close everything and return 0" if status is None else None)
 
 
+STOP_HINT = ("install a handler for SIGINT and SIGTERM (sigaction) that sets a flag; when the "
+             "wait is interrupted (EINTR) and the flag is set, close every socket, free "
+             "everything and return 0")
+
+
 def stops_on_sigint_and_sigterm(lab):
     """SIGINT and SIGTERM with clients connected: the clients see the end, the server exits 0"""
     for sig in (signal.SIGINT, signal.SIGTERM):
         server, room = start(lab)
         with room:
-            a, b = room.join(2)
-            expect_joined(server, [a, b])
+            a, b = join(server, room, 2)
             b.send(b"half a li")
             room.wait(lambda: not b.unsent(), 1)
             server.wait_blocked()
@@ -573,9 +613,7 @@ def stops_on_sigint_and_sigterm(lab):
                 killed = status == -sig
                 fail(did, expected="exit status 0 (a clean stop)", got=proc.describe_status(status),
                      stderr=server.err(),
-                     hint=(f"install a handler for SIGINT and SIGTERM (sigaction) that sets a "
-                           f"flag; when the wait is interrupted (EINTR) and the flag is set, close "
-                           f"every socket, free everything and return 0" if killed else
+                     hint=(STOP_HINT if killed else
                            "a stop request ends the server cleanly with status 0"
                            + ("; every client thread must end, and main joins them (or waits "
                               "for the last under the mutex)" if threaded(lab) else "")))
@@ -596,8 +634,7 @@ def server_valgrind_clean(lab):
     """under Valgrind, a server that relays, drops a long line and stops on SIGTERM: no error, no leak, no descriptor left"""
     server, room = start(lab, use_valgrind=True)
     with room:
-        a, b, c = room.join(3, timeout=10)
-        expect_joined(server, [a, b, c], timeout=10)
+        a, b, c = join(server, room, 3, timeout=10)
         a.send(b"under valgrind\n")
         c.send(b"T" * (LINE_MAX + 10))
         room.wait(lambda: b.lines() and c.eof, 10)
@@ -605,6 +642,11 @@ def server_valgrind_clean(lab):
         server.wait_line(f"closed {re.escape(b.name)}", timing.seconds(10))
         server.wait_blocked()
         status = stop_server(server, signal.SIGTERM)
+        if status is not None and status < 0:
+            fail(f"ran `{server.shown}` under Valgrind with clients connected, then sent SIGTERM",
+                 expected="exit status 0 (a clean stop), then Valgrind's verdict",
+                 got=proc.describe_status(status), stderr=server.err(),
+                 hint=f"the signal ended the server before it could clean up: {STOP_HINT}")
         common.valgrind_clean(server, status, f"`{server.shown}` (3 clients, one dropped, one "
                                               "left, SIGTERM with one connected)")
 
@@ -615,12 +657,14 @@ def server_ready_line(lab):
     server = lab.start(lab.server, 0, linebuf=False)
     match = server.wait_line(READY_LINE, timing.seconds(3))
     if not match:
+        status = server.wait(timing.seconds(1)) if server.stdout.closed else server.poll()
         fail(f"started `{server.shown}` with stdout a plain pipe (no line buffering)",
-             expected="`listening on 0.0.0.0:PORT` within 3 s", got=show(server.out()),
-             stderr=server.err(),
+             expected="`listening on 0.0.0.0:PORT` within 3 s",
+             got=(f"{proc.describe_status(status)}; " if status is not None else "")
+             + f"stdout {show(server.out())}", stderr=server.err(),
              hint=("stdout to a pipe is fully buffered: fflush(stdout) after each line (or "
                    "setvbuf(stdout, NULL, _IOLBF, 0) once at the start)"
-                   if server.poll() is None else None))
+                   if status is None else None))
     port = int(match.group(1))
     try:
         net.TcpClient(port, timeout=2).close()
@@ -639,10 +683,11 @@ def builds_without_warnings(lab):
 
 
 def record(conn, fake):
-    """A fake chat server: keeps what the client sends until it closes."""
+    """A fake chat server: keeps what the client sends until it closes (then ``fake.done``)."""
     while True:
         data = conn.recv(65536)
         if not data:
+            fake.done.set()
             return
         fake.received += data
 
@@ -660,11 +705,19 @@ def hang_up(conn, fake):
 GREETING = b"127.0.0.1:40000: hello from the room\n"
 
 
+def fake_server(handler):
+    """A fake chat server running ``handler``; ``done`` is set once the client has closed."""
+    fake = net.FakeTcpServer(handler)
+    fake.done = threading.Event()
+    return fake
+
+
 def run_client(lab, data, handler=record):
     """Run the client with ``data`` on stdin against a fake server; return (program, fake)."""
-    with net.FakeTcpServer(handler) as fake:
+    with fake_server(handler) as fake:
         client = lab.run(lab.client, "127.0.0.1", fake.port, data=data, timeout=5)
-        fake.sock.close()
+        if client.poll() is not None:  # it has ended: what it sent is on its way to the fake
+            fake.done.wait(timing.seconds(3))
     return client, fake
 
 
@@ -691,7 +744,7 @@ def client_sends_stdin_lines(lab):
 
 def client_shows_server_lines_while_stdin_is_idle(lab):
     """a line from the server shows on stdout at once, while stdin is open and idle"""
-    with net.FakeTcpServer(greet_then_record) as fake:
+    with fake_server(greet_then_record) as fake:
         client = lab.start(lab.client, "127.0.0.1", fake.port)
         shown = client.stdout.wait_until(lambda d: GREETING in d, timing.seconds(2))
         if not shown:
@@ -736,7 +789,7 @@ def client_last_line_gets_a_newline(lab):
 
 def client_server_closes(lab):
     """when the server closes the connection: `server closed the connection`, exit 1, even while stdin is idle"""
-    with net.FakeTcpServer(hang_up) as fake:
+    with fake_server(hang_up) as fake:
         client = lab.start(lab.client, "127.0.0.1", fake.port)
         status = client.wait(timing.seconds(3))
     if status is None:
@@ -781,7 +834,7 @@ def client_usage_errors(lab):
 def client_valgrind_clean(lab):
     """under Valgrind, the client: no error, no leak, no descriptor left"""
     data = b"short\n" + b"B" * 5000 + b"\nlast"
-    with net.FakeTcpServer(greet_then_record) as fake:
+    with fake_server(greet_then_record) as fake:
         client = lab.start(lab.client, "127.0.0.1", fake.port, use_valgrind=True)
         client.stdout.wait_until(lambda d: GREETING in d, timing.seconds(10))
         client.feed(data)
