@@ -34,7 +34,7 @@ pytestmark = pytest.mark.skipif(shutil.which("doxygen") is None or shutil.which(
 
 CHAPTERS = ["ch_client_server", "ch_sockets", "ch_addresses", "ch_byte_order", "ch_tcp_server",
             "ch_tcp_client", "ch_streams", "ch_echo_server", "ch_tcp_udp", "ch_udp",
-            "ch_protocols", "ch_winsock"]
+            "ch_protocols", "ch_winsock", "ch_multiplexing"]
 PAGES = ["index", "tutorial", "labs", "glossary", "contributing"] + CHAPTERS
 # Each topic the issue asks for, and the section (anchor) of the chapter that teaches it.
 TOPICS = {
@@ -55,6 +55,8 @@ TOPICS = {
     "UDP truncation": ("ch_udp", "udp_truncation"),
     "application protocol, framing": ("ch_protocols", "pr_framing"),
     "Winsock differences": ("ch_winsock", "ws_same"),
+    "the event loop, select beside poll": ("ch_multiplexing", "mx_loop"),
+    "per-client buffers": ("ch_multiplexing", "mx_buffers"),
 }
 LABS = [n for n in REGISTRY if (ROOT / "labs" / f"lab{n}" / "README.md").exists()]
 
