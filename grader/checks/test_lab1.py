@@ -40,7 +40,7 @@ def test_builds_without_warnings(lab):
     common.no_warnings(lab, [PROGRAM])
 
 
-@pytest.mark.points(15)
+@pytest.mark.points(10)
 def test_tcp_by_default(lab):
     """with no argument it creates a TCP socket and prints the contract's line"""
     run_and_expect(lab, [], b"tcp socket created: fd=3 type=SOCK_STREAM\n", "tcp")
@@ -52,7 +52,7 @@ def test_tcp_argument(lab):
     run_and_expect(lab, ["tcp"], b"tcp socket created: fd=3 type=SOCK_STREAM\n", "tcp")
 
 
-@pytest.mark.points(15)
+@pytest.mark.points(10)
 def test_udp_argument(lab):
     """`socket_create udp` prints the UDP line"""
     run_and_expect(lab, ["udp"], b"udp socket created: fd=3 type=SOCK_DGRAM\n", "udp")
@@ -112,6 +112,29 @@ def test_socket_failure_reported(lab):
     if b"created" in program.out():
         fail(did, expected="no `created` line", got=show(program.out()),
              hint="stop after socket() fails: there is no socket to report")
+
+
+@pytest.mark.points(10)
+def test_getsockopt_failure_reported(lab):
+    """when getsockopt() fails (ENOBUFS injected with strace) it prints `getsockopt: ...` and exits 1"""
+    log = lab.log_path("strace-getsockopt")
+    program = lab.start(PROGRAM, "tcp", strace_log=log, strace_trace="getsockopt",
+                        strace_inject="getsockopt:error=ENOBUFS")
+    program.close_stdin()
+    status = program.wait(5)
+    err, out = program.err(), program.out()
+    did = "ran `socket_create tcp` with getsockopt() made to fail with ENOBUFS (strace -e inject)"
+    if not any(line.startswith(b"getsockopt: ") for line in err.splitlines()) or status != 1 \
+            or b"created" in out:
+        hint = "after a failed getsockopt(), perror(\"getsockopt\") and return 1"
+        if b"created" in out:
+            hint = ("getsockopt() returned -1 and the program went on to print a type it never "
+                    "read: check its return value")
+        elif status not in (1, None) and any(line.startswith(b"getsockopt: ") for line in err.splitlines()):
+            hint = "a failed call is a run-time failure: exit status 1"
+        fail(did, expected="a stderr line `getsockopt: No buffer space available`, no `created` "
+                           "line, exit status 1",
+             got=f"{proc.describe_status(status)}; stdout {show(out)}; stderr {show(err)}", hint=hint)
 
 
 @pytest.mark.points(15)
