@@ -16,7 +16,9 @@ never by a fixed sleep.
 """
 import re
 import signal
+import socket
 import threading
+import time
 
 import pytest
 
@@ -542,6 +544,30 @@ def departed_client_is_forgotten(lab):
 # -- the server's lines, its end, its arguments --------------------------------------------
 
 
+def unfinished_line_is_discarded(lab):
+    """the bytes after a client's last newline are discarded when it leaves"""
+    server, room = start(lab)
+    with room:
+        a, b, c = join(server, room, 3)
+        a.send(b"a line\nand no newline here")
+        room.wait(lambda: c.lines() or c.eof, 3)
+        a.close()
+        server.wait_line(f"closed {re.escape(a.name)}", timing.seconds(3))
+        line = b"after A left\n"
+        b.send(line)
+        room.wait(lambda: len(c.lines()) >= 2 or c.eof, 3)
+        want = [prefixed(a, b"a line\n"), prefixed(b, line)]
+        if c.lines()[:2] != want:
+            fail(f"connected A, B and C to `{server.shown}`; A sent \"a line\\n\" and \"and no "
+                 "newline here\", then closed; then B sent a line",
+                 expected="C receives " + " then ".join(show(x) for x in want),
+                 got=f"C received {show(bytes(c.received))}", stderr=server.err(),
+                 hint=("the unfinished line of a client that left was relayed: bytes after its "
+                       "last newline are discarded when it leaves"
+                       if b"no newline here" in c.received else diagnose(c, {a: [b"a line\n"],
+                                                                              b: [line]})))
+
+
 def log_lines(lab):
     """the server prints `connection from IP:PORT` when a client joins and `closed IP:PORT` when it leaves or resets"""
     server, room = start(lab)
@@ -561,18 +587,33 @@ def log_lines(lab):
                       "0, a reset (ECONNRESET), or a client you drop")
 
 
+def still_listening(port, timeout):
+    """True when connections to ``port`` still complete ``timeout`` s from now (False as soon
+    as one is refused: nothing listens there any more)."""
+    deadline = timing.Deadline(timing.seconds(timeout))
+    while True:
+        try:
+            probe = socket.create_connection((net.HOST, port), timeout=max(0.1, deadline.left()))
+        except ConnectionRefusedError:
+            return False
+        except OSError:
+            pass
+        else:
+            probe.close()  # it reached the backlog (or was accepted): try again
+        if deadline.expired():
+            return True
+        time.sleep(0.01)  # polling the port, with a deadline
+
+
 def max_clients_then_exit(lab):
     """`SERVER 0 3` takes three clients, stops accepting, and exits 0 once the last has left"""
     server, room = start(lab, 3)
     with room:
         members = join(server, room, 3)
         did = f"connected 3 clients to `{server.shown}`"
-        free = timing.Deadline(timing.seconds(2))
-        while net.port_is_bound(room.port) and not free.expired():
-            room.pump(0.01)  # polling the port, with a deadline
-        if net.port_is_bound(room.port):
+        if still_listening(room.port, 2):
             fail(did, expected="the listening socket closed after the third client",
-                 got="the port is still bound", stderr=server.err(),
+                 got="a fourth connection was still accepted", stderr=server.err(),
                  hint="after MAX_CLIENTS connections close the listening socket (no one else "
                       "may join)")
         for p in members[:2]:
@@ -621,6 +662,88 @@ def stops_on_sigint_and_sigterm(lab):
                 fail(did, expected="both clients see their connection closed",
                      got="a client's connection is still open", stderr=server.err(),
                      hint="close every client's socket before exiting")
+
+
+def restart_on_same_port(lab):
+    """restarted on the same port at once while an old connection lingers (SO_REUSEADDR before bind)"""
+    port = net.free_port()
+    server, _ = lab.start_server(lab.server, port)
+    with Room(port) as room:
+        join(server, room, 1)
+        # Killed while its client is connected, the server's side of that connection closes
+        # first: it lingers (FIN_WAIT, then TIME_WAIT once the client closes) and holds the port.
+        server.kill()
+    again = lab.start(lab.server, port, 1)
+    if again.wait_line(READY_LINE, timing.seconds(5)):
+        return
+    status = again.wait(timing.seconds(3))  # also drains stderr: the reason is in it
+    err = again.err()
+    fail(f"killed `{server.shown}` while a client was connected, closed the client, then "
+         f"started `{lab.server} {port} 1` again at once", expected=f"listening on 0.0.0.0:{port}",
+         got=f"{proc.describe_status(status)}; stderr {show(err)}",
+         hint="the old connection lingers (TIME_WAIT) for a minute: set SO_REUSEADDR with "
+              "setsockopt() before bind() so the port can be bound again at once"
+         if b"in use" in err else None)
+
+
+def server_port_in_use(lab):
+    """on a port that is taken: `bind: Address already in use` and exit 1"""
+    common.expect_port_in_use(lab, lab.server, lambda: net.FakeTcpServer(lambda c, s: None),
+                              b"bind: ")
+
+
+def accept_error_ends_one_connection_only(lab):
+    """an accept() that fails for one connection only (ECONNABORTED) is reported; the server goes on"""
+    did = (f"started `{lab.server} 0` with its first accept() failing with ECONNABORTED "
+           "(strace -e inject), then connected clients")
+
+    def serve(port, server):
+        with Room(port) as room:
+            room.join(1)  # the connection whose accept() fails
+            a, b = join(server, room, 2)
+            a.send(b"after the abort\n")
+            if not room.wait(lambda: b.lines(), 3):
+                raise AssertionError("nothing relayed")
+    common.expect_survives_injected_error(
+        lab, lab.server, "accept,accept4", "ECONNABORTED", "accept: Software caused connection abort",
+        did, serve,
+        hint="an accept() that fails for one connection only (ECONNABORTED, ECONNRESET, EPROTO) "
+             "ends nothing: report it (perror) and go on; only a failure of the listening "
+             "socket itself ends the server")
+
+
+def vanished_client_does_not_kill_the_server(lab):
+    """a client that vanished is sent to without killing the server (no SIGPIPE); the others go on"""
+    server, room = start(lab)
+    with room:
+        a, gone = join(server, room, 2)
+        # Stopped, the server cannot see that `gone` left before a line for it is sent: the
+        # first send meets a closed socket (a reset comes back), the second a reset one.
+        server.signal(signal.SIGSTOP)
+        try:
+            gone.close()
+            a.send(b"one\ntwo\nthree\n")
+            room.wait(lambda: not a.unsent(), 1)
+        finally:
+            server.signal(signal.SIGCONT)
+        server.wait_line(f"closed {re.escape(gone.name)}", timing.seconds(3))
+        status = server.wait(timing.seconds(1)) if server.stdout.closed else server.poll()
+        if status is None:
+            late, = join(server, room, 1, timeout=3)
+            a.send(b"still there?\n")
+            room.wait(lambda: late.lines(), 3)
+            status = server.poll()
+        if status is not None or late.lines()[:1] != [prefixed(a, b"still there?\n")]:
+            fail(f"connected A and B to `{server.shown}`; B closed, and A sent three lines before "
+                 "the server saw B leave; then C joined and A sent another line",
+                 expected="the server goes on: C receives A's line",
+                 got=f"the server: {proc.describe_status(status)}" + (
+                     f"; C received {show(bytes(late.received))}" if status is None else ""),
+                 stderr=server.err(),
+                 hint="sending to a client that has gone raises SIGPIPE, which kills the "
+                      "process: ignore it (sigaction with SIG_IGN) or send with MSG_NOSIGNAL, "
+                      "and drop that client when send() fails (EPIPE, ECONNRESET)"
+                 if status == -signal.SIGPIPE else None)
 
 
 def server_usage_errors(lab):
@@ -712,10 +835,10 @@ def fake_server(handler):
     return fake
 
 
-def run_client(lab, data, handler=record):
+def run_client(lab, data, handler=record, host="127.0.0.1"):
     """Run the client with ``data`` on stdin against a fake server; return (program, fake)."""
     with fake_server(handler) as fake:
-        client = lab.run(lab.client, "127.0.0.1", fake.port, data=data, timeout=5)
+        client = lab.run(lab.client, host, fake.port, data=data, timeout=5)
         if client.poll() is not None:  # it has ended: what it sent is on its way to the fake
             fake.done.wait(timing.seconds(3))
     return client, fake
@@ -775,9 +898,9 @@ def client_shows_server_lines_while_stdin_is_idle(lab):
 
 
 def client_last_line_gets_a_newline(lab):
-    """a last stdin line without a newline is sent with one"""
+    """a last stdin line without a newline is sent with one (the server named `localhost`)"""
     data = b"first\nlast without newline"
-    client, fake = run_client(lab, data)
+    client, fake = run_client(lab, data, host="localhost")
     got, want = bytes(fake.received), data + b"\n"
     if got != want:
         fail(f"ran `{client.shown}` with {show(data)} on stdin",
