@@ -107,13 +107,15 @@ class Lab:
     # -- starting programs -------------------------------------------------------
     def start(self, name, *args, linebuf=True, short_read=None, short_write=None, use_valgrind=False,
               strace_log=None, strace_trace=None, strace_inject=None, stdin=None, wine_trace=False,
-              early=False):
+              early=False, valgrind_dir=None):
         """Start program ``name`` with ``args``; return a :class:`harness.proc.Program`.
 
         linebuf        stdout line-buffered by the shim (the flush check turns it off)
         short_read     cap every TCP read/recv at this many bytes (one read is not one message)
         short_write    cap every TCP write/send at this many bytes (a short write every time)
         use_valgrind   run under memcheck (leaks, invalid accesses, descriptors)
+        valgrind_dir   (with use_valgrind) a program that forks: every process reports to
+                       its own log in this folder (harness.valgrind.child_args, by_process)
         strace_*       run under strace, logging to ``strace_log``
         early          a run started ahead of the check that judges it (under run_all, as a
                        user of its own: see harness/sandbox.py)
@@ -149,10 +151,10 @@ class Lab:
             extra["GRADER_SHORT_WRITE"] = str(short_write)
         prefix = []
         if use_valgrind:
-            prefix = list(valgrind.ARGS)
+            prefix = valgrind.child_args(valgrind_dir) if valgrind_dir else list(valgrind.ARGS)
         elif strace_log:
             prefix = strace.argv(strace_log, strace_trace, strace_inject)
-        prefix = sandbox.prefix(early=early) + prefix  # grader/run_all: limits, own user (else empty)
+        prefix = sandbox.prefix(dict(self.spec.limits), early=early) + prefix  # grader/run_all: limits, own user (else empty)
         return proc.Program(prefix + [binary] + args, shown, minimal_env(extra), stdin,
                             str(self.out), use_valgrind)
 
