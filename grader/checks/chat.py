@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from harness import common, net, proc, timing
+from harness import common, crowd, net, proc, timing
 from harness.chat import Room
 from harness.lab import stderr_hint, stop_server
 from harness.report import fail, show
@@ -97,9 +97,22 @@ def join(server, room, count, timeout=3.0, stalled=None, **kw):
     return members
 
 
+def name_of(client):
+    """``IP:PORT`` of a grader's client as the server sees it (a Participant, a stalled one)."""
+    return f"{net.HOST}:{client.local_port if hasattr(client, 'local_port') else client.port}"
+
+
+class StandIn:
+    """A client the room does not play (a stalled one), named for :func:`diagnose`."""
+
+    def __init__(self, client):
+        self.port = client.local_port
+        self.name = name_of(client)
+
+
 def expect_joined(server, members, timeout=3.0, stalled=None):
     """Wait until the server printed `connection from NAME` for each of ``members``."""
-    want = {f"connection from {p.name}" for p in members}
+    want = {f"connection from {name_of(p)}" for p in members}
 
     def all_there(data):
         return want <= set(data.decode("utf-8", "replace").splitlines())
@@ -108,7 +121,7 @@ def expect_joined(server, members, timeout=3.0, stalled=None):
         mine = [line for line in seen if line in want]
         fail(f"connected {len(members)} client(s) to `{server.shown}`",
              expected=f"`connection from IP:PORT` for each, within {timeout:g} s "
-                      f"(first: `connection from {members[0].name}`)",
+                      f"(first: `connection from {name_of(members[0])}`)",
              got=f"{len(mine)} of them" + (f"; its last such line: {show(seen[-1])}"
                                             if seen and len(mine) < len(seen) else ""),
              stderr=server.err(),
@@ -123,8 +136,8 @@ def joined_hint(server, members, seen, mine):
     if server.poll() is not None:
         return f"the server ended ({proc.describe_status(server.poll())}) instead of serving"
     ports = {int(line.rsplit(":", 1)[1]) for line in seen if line.rsplit(":", 1)[-1].isdigit()}
-    if ports and not ports & {p.port for p in members} and ports & {net.swapped(p.port)
-                                                                     for p in members}:
+    mine_ports = {int(name_of(p).rsplit(":", 1)[1]) for p in members}
+    if ports and not ports & mine_ports and ports & {net.swapped(p) for p in mine_ports}:
         return "the client's port is byte-swapped: print ntohs(addr.sin_port)"
     if mine and len(mine) < len(members):
         return (f"the server took only {len(mine)} of the {len(members)} clients: keep accepting "
@@ -323,6 +336,7 @@ def one_order_for_everyone(lab):
 def hundred_clients(lab):
     """100 clients at once (a backlog of SOMAXCONN): a line from one reaches the other 99"""
     server, room = start(lab)
+    idle = len(crowd.tree(server.pid).root.sockets())  # its listening socket
     with room:
         backlog = net.listen_backlog(room.port)
         if backlog is not None and backlog < 100:
@@ -342,30 +356,50 @@ def hundred_clients(lab):
                  got=f"{len(got)} of them did", stderr=server.err(),
                  hint=diagnose(members[1], {members[0]: [line]}) or (
                      "the relay loop must reach every client in the room" if got else None))
+        # Nothing grows with the clients served: once all have left, the server holds
+        # as many sockets as before the first came.
+        for p in members:
+            p.close()
+        server.stdout.wait_until(lambda data: data.count(b"\nclosed ") >= 100, timing.seconds(5))
+        after = crowd.wait_for(server.pid, lambda tree: tree.root is None
+                               or len(tree.root.sockets()) <= idle, 3)
+        if after.root is not None and len(after.root.sockets()) > idle:
+            fail(f"connected 100 clients to `{server.shown}`, then closed them all, counting "
+                 "the server's sockets (/proc/PID/fd)",
+                 expected=f"{idle} socket(s) once they have left, as before the first came",
+                 got=f"{len(after.root.sockets())} sockets", stderr=server.err(),
+                 hint="close() the socket of every client that leaves (taking it out of the "
+                      "table is not enough): each one left open is a descriptor lost")
 
 
 def stalled_clients_delay_nobody(lab):
     """clients that stall (silent, or half a line) delay nobody: lines get through within 0.5 s"""
     server, room = start(lab)
     with room:
-        silent, = join(server, room, 1)
-        waits = ("the server waits for the silent client (in recv(), or in accept() for the "
-                 "next): " + waits_in_one_place(lab))
-        a, b = join(server, room, 2, timeout=PROMPT * 4, stalled=waits)
-        prompt(server, room, a, b, b"with a silent client\n",
-               "a client connected and sent nothing; then A sent a line", waits, {})
-        half, = join(server, room, 1, timeout=PROMPT * 4, stalled=waits)
-        half.send(b"half a li")
-        room.wait(lambda: not half.unsent(), 1)
-        sent = {a: [b"with a silent client\n"], half: [b"half a li"]}
-        for n in range(2):
-            line = f"after half a line {n}\n".encode()
-            prompt(server, room, a, b, line,
-                   "a client sent half a line (no newline) and stalled; then A sent a line",
-                   "the server waits in recv() for the rest of the stalled client's line: "
-                   "keep the half line in that client's buffer and go back to waiting on every "
-                   "socket; " + waits_in_one_place(lab), sent)
-            sent[a].append(line)
+        stalled = crowd.stall(room.port, 1)  # connects, says nothing, never reads
+        try:
+            expect_joined(server, stalled)
+            waits = ("the server waits for the silent client (in recv(), or in accept() for "
+                     "the next): " + waits_in_one_place(lab))
+            a, b = join(server, room, 2, timeout=PROMPT * 4, stalled=waits)
+            prompt(server, room, a, b, b"with a silent client\n",
+                   "a client connected and sent nothing; then A sent a line", waits, {})
+            stalled += crowd.stall(room.port, 1, partial=b"half a li")  # and never the rest
+            expect_joined(server, stalled[1:], timeout=PROMPT * 4, stalled=waits)
+            # What the room has sent so far, for diagnose(): the half line is the stalled
+            # client's (a stand-in with its name, since it is not a Participant).
+            half = StandIn(stalled[1])
+            sent = {a: [b"with a silent client\n"], half: [b"half a li"]}
+            for n in range(2):
+                line = f"after half a line {n}\n".encode()
+                prompt(server, room, a, b, line,
+                       "a client sent half a line (no newline) and stalled; then A sent a line",
+                       "the server waits in recv() for the rest of the stalled client's line: "
+                       "keep the half line in that client's buffer and go back to waiting on "
+                       "every socket; " + waits_in_one_place(lab), sent)
+                sent[a].append(line)
+        finally:
+            crowd.close_all(stalled)
 
 
 def prompt(server, room, sender, receiver, line, situation, hint, sent):
@@ -492,9 +526,12 @@ def long_line_is_dropped(lab):
                  got=("C's connection still open; " if not c.eof else "")
                  + ("B received C's bytes; " if leaked else "")
                  + f"stderr {show(server.err()[-200:])}",
-                 hint="a line has at most 1024 bytes: when a client's buffer holds 1024 bytes and "
-                      "no newline, print `dropped IP:PORT: line too long` and disconnect it"
-                      + (" (never relay part of a line)" if leaked else ""))
+                 hint=("the server said it dropped C, but C's connection stayed open: close() "
+                       "the socket of a client you drop"
+                       if dropped in server.err().decode("utf-8", "replace") else
+                       "a line has at most 1024 bytes: when a client's buffer holds 1024 bytes and "
+                       "no newline, print `dropped IP:PORT: line too long` and disconnect it"
+                       + (" (never relay part of a line)" if leaked else "")))
         late = b"still here\n"
         a.send(late)
         room.wait(lambda: len(b.lines()) >= 2, 3)
@@ -564,7 +601,8 @@ def unfinished_line_is_discarded(lab):
                  got=f"C received {show(bytes(c.received))}", stderr=server.err(),
                  hint=("the unfinished line of a client that left was relayed: bytes after its "
                        "last newline are discarded when it leaves"
-                       if b"no newline here" in c.received else diagnose(c, {a: [b"a line\n"],
+                       if any(x.startswith(f"{a.name}: and no newline".encode())
+                              for x in c.lines()) else diagnose(c, {a: [b"a line\n"],
                                                                               b: [line]})))
 
 
