@@ -504,6 +504,8 @@ def long_line_is_dropped(lab):
         a.send(longest)
         room.wait(lambda: b.lines() or b.eof or a.eof, 3)
         if b.lines()[:1] != [prefixed(a, longest)]:
+            if a.eof:  # the server disconnected A: its stderr line is on its way
+                server.stderr.wait_until(lambda data: b"dropped" in data, timing.seconds(1))
             err = server.err().decode("utf-8", "replace")
             fail(f"connected A, B and C to `{server.shown}`; A sent a line of exactly {LINE_MAX} "
                  "bytes, newline included",
