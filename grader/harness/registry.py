@@ -74,6 +74,7 @@ LABS = {spec.number: spec for spec in (
     LabSpec(6, "Winsock port", ("echo_server_win", "echo_client_win"), windows=True, cost=4.5,
             ldlibs=("-lws2_32",), setup=("core", "windows")),
     LabSpec(7, "a process per client", ("fork_echo_server",), cost=2.5, limits=(("nproc", 160),)),
+    LabSpec(8, "chat server with poll", ("chat_server", "chat_client"), cost=3.0),
 )}
 
 #: A lab's name (``lab12``) in a marker, a folder or a module name: the number, whole.
