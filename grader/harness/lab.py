@@ -23,7 +23,15 @@ LABS = {
     4: ("iterative echo", ["echo_server", "echo_client"]),
     5: ("UDP uppercase", ["udp_upper_server", "udp_upper_client"]),
     6: ("Winsock port", ["echo_server_win", "echo_client_win"]),
+    9: ("thread-per-client chat server", ["thread_chat_server"]),
 }
+
+#: Compiler flags a lab adds to the contract's (lab 9's programs use POSIX threads).
+EXTRA_CFLAGS = {9: ["-pthread"]}
+
+#: Sandbox limits a lab raises under grader/run_all (harness/sandbox.py): lab 9 runs a
+#: thread per client, and each thread counts as a process and maps an 8 MiB stack.
+LAB_LIMITS = {9: {"nproc": 256, "data": 4 << 30}}
 
 #: The labs whose programs are Windows programs: built with mingw-w64, run under Wine.
 WINDOWS_LABS = {6}
@@ -61,8 +69,10 @@ class Lab:
         self.out = pathlib.Path(out)
         #: A Windows lab (lab 6): built by mingw-w64 into .exe files, run under Wine.
         self.windows = number in WINDOWS_LABS
-        #: The compiler its sources are built (and checked for warnings) with.
+        #: The compiler its sources are built (and checked for warnings) with, and its flags.
         self.cc = wine.MINGW_CC if self.windows else build.compiler()
+        self.cflags = build.CFLAGS + EXTRA_CFLAGS.get(number, [])
+        self.limits = LAB_LIMITS.get(number)
         self.wine = None
         self._logs = 0
         if self.windows:
@@ -82,7 +92,7 @@ class Lab:
                                               ldlibs="-lws2_32", exe=".exe")
         else:
             self.missing = []
-            self.built = build.build_programs(self.src, self.out, self.programs)
+            self.built = build.build_programs(self.src, self.out, self.programs, cflags=self.cflags)
             self.shim = build.shim(self.out.parent / ".grader")
 
     def close(self):
@@ -119,7 +129,8 @@ class Lab:
         linebuf        stdout line-buffered by the shim (the flush check turns it off)
         short_read     cap every TCP read/recv at this many bytes (one read is not one message)
         short_write    cap every TCP write/send at this many bytes (a short write every time)
-        use_valgrind   run under memcheck (leaks, invalid accesses, descriptors)
+        use_valgrind   run under memcheck (leaks, invalid accesses, descriptors), or under
+                       Helgrind when it is "helgrind" (data races, lock order: lab 9)
         strace_*       run under strace, logging to ``strace_log``
         early          a run started ahead of the check that judges it (under run_all, as a
                        user of its own: see harness/sandbox.py)
@@ -155,12 +166,12 @@ class Lab:
             extra["GRADER_SHORT_WRITE"] = str(short_write)
         prefix = []
         if use_valgrind:
-            prefix = list(valgrind.ARGS)
+            prefix = list(valgrind.HELGRIND_ARGS if use_valgrind == "helgrind" else valgrind.ARGS)
         elif strace_log:
             prefix = strace.argv(strace_log, strace_trace, strace_inject)
-        prefix = sandbox.prefix(early=early) + prefix  # grader/run_all: limits, own user (else empty)
+        prefix = sandbox.prefix(self.limits, early=early) + prefix  # grader/run_all: limits, own user (else empty)
         return proc.Program(prefix + [binary] + args, shown, minimal_env(extra), stdin,
-                            str(self.out), use_valgrind)
+                            str(self.out), bool(use_valgrind))
 
     def run(self, name, *args, data=b"", timeout=EXIT, **kw):
         """Run ``name`` to completion with ``data`` on stdin; return the finished Program.
