@@ -13,7 +13,6 @@
 import json
 import os
 import pathlib
-import re
 import signal
 import time
 import traceback
@@ -21,7 +20,8 @@ import traceback
 import pytest
 
 from harness import proc, sandbox, timing, wine
-from harness.lab import LABS, Lab, stderr_hint
+from harness.lab import Lab, stderr_hint
+from harness.registry import LABS, number_in
 from harness.report import CheckFailed, render_checklist
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
@@ -59,9 +59,8 @@ def pytest_configure(config):
 
 def lab_number(item):
     for mark in item.iter_markers():
-        m = re.fullmatch(r"lab(\d)", mark.name)
-        if m:
-            return int(m.group(1))
+        if mark.name.startswith("lab") and mark.name[3:].isdigit():
+            return int(mark.name[3:])
     return None
 
 
@@ -90,7 +89,7 @@ def _paths(config, number):
 
 def module_lab(module):
     """The lab a check module grades (``test_lab6`` grades lab 6, with lab 4's checks too)."""
-    return int(re.search(r"lab(\d)", module.__name__).group(1))
+    return number_in(module.__name__)
 
 
 def get_lab(config, number):
@@ -257,7 +256,7 @@ def pytest_runtest_protocol(item, nextitem):
 
 def lab_results(config, number):
     checks = list(config._results.get(number, {}).values())
-    title, _ = LABS[number]
+    title = LABS[number].title
     src, _out = _paths(config, number)
     lab = config._labs.get(number)
     return {

@@ -11,30 +11,14 @@ import signal
 import subprocess
 
 from . import build, proc, sandbox, strace, timing, valgrind, wine
+from .registry import LABS
 from .report import fail, show
 
 ROOT = build.ROOT
 
-#: The six labs of the contract (shared/spec/LABS.md): title and programs.
-LABS = {
-    1: ("socket creation", ["socket_create"]),
-    2: ("bind", ["bind_server"]),
-    3: ("listen and accept", ["hello_server", "hello_client"]),
-    4: ("iterative echo", ["echo_server", "echo_client"]),
-    5: ("UDP uppercase", ["udp_upper_server", "udp_upper_client"]),
-    6: ("Winsock port", ["echo_server_win", "echo_client_win"]),
-    9: ("thread-per-client chat server", ["thread_chat_server"]),
-}
-
-#: Compiler flags a lab adds to the contract's (lab 9's programs use POSIX threads).
-EXTRA_CFLAGS = {9: ["-pthread"]}
-
-#: Sandbox limits a lab raises under grader/run_all (harness/sandbox.py): lab 9 runs a
-#: thread per client, and each thread counts as a process and maps an 8 MiB stack.
+#: Limits a lab raises above sandbox.LIMITS under run_all: lab 9 runs a thread per client,
+#: and each thread counts as a process of its user and maps an 8 MiB stack (private memory).
 LAB_LIMITS = {9: {"nproc": 256, "data": 4 << 30}}
-
-#: The labs whose programs are Windows programs: built with mingw-w64, run under Wine.
-WINDOWS_LABS = {6}
 
 #: How long a program may take to print its ready line (seconds, before scaling).
 READY = 3.0
@@ -60,7 +44,9 @@ class Lab:
 
     def __init__(self, number, src, out):
         self.number = number
-        self.title, self.programs = LABS[number]
+        #: The lab's entry in the registry (harness/registry.py).
+        self.spec = LABS[number]
+        self.title, self.programs = self.spec.title, list(self.spec.programs)
         #: The server's and the client's program names, so that one check can serve two
         #: labs (lab 6 runs lab 4's behaviour checks against its Winsock programs).
         self.server = next((p for p in self.programs if "server" in p), None)
@@ -68,11 +54,12 @@ class Lab:
         self.src = pathlib.Path(src)
         self.out = pathlib.Path(out)
         #: A Windows lab (lab 6): built by mingw-w64 into .exe files, run under Wine.
-        self.windows = number in WINDOWS_LABS
-        #: The compiler its sources are built (and checked for warnings) with, and its flags.
+        self.windows = self.spec.windows
+        #: The compiler flags its sources are built with: the contract's and the lab's own.
+        self.cflags = build.CFLAGS + list(self.spec.cflags)
+        ldlibs = " ".join(self.spec.ldlibs)
+        #: The compiler its sources are built (and checked for warnings) with.
         self.cc = wine.MINGW_CC if self.windows else build.compiler()
-        self.cflags = build.CFLAGS + EXTRA_CFLAGS.get(number, [])
-        self.limits = LAB_LIMITS.get(number)
         self.wine = None
         self._logs = 0
         if self.windows:
@@ -89,10 +76,11 @@ class Lab:
                 self.built = build.BuildResult(False, "", {name: None for name in self.programs})
                 return
             self.built = build.build_programs(self.src, self.out, self.programs, cc=self.cc,
-                                              ldlibs="-lws2_32", exe=".exe")
+                                              cflags=self.cflags, ldlibs=ldlibs, exe=".exe")
         else:
             self.missing = []
-            self.built = build.build_programs(self.src, self.out, self.programs, cflags=self.cflags)
+            self.built = build.build_programs(self.src, self.out, self.programs,
+                                              cflags=self.cflags, ldlibs=ldlibs)
             self.shim = build.shim(self.out.parent / ".grader")
 
     def close(self):
@@ -169,7 +157,7 @@ class Lab:
             prefix = list(valgrind.HELGRIND_ARGS if use_valgrind == "helgrind" else valgrind.ARGS)
         elif strace_log:
             prefix = strace.argv(strace_log, strace_trace, strace_inject)
-        prefix = sandbox.prefix(self.limits, early=early) + prefix  # grader/run_all: limits, own user (else empty)
+        prefix = sandbox.prefix(LAB_LIMITS.get(self.number), early=early) + prefix  # grader/run_all: limits, own user (else empty)
         return proc.Program(prefix + [binary] + args, shown, minimal_env(extra), stdin,
                             str(self.out), bool(use_valgrind))
 

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from harness import wine
-from harness.lab import LABS, WINDOWS_LABS
+from harness.registry import LABS, windows_labs
 from harness.mutants import all_mutants
 
 from conftest import GRADER, ROOT, grade
@@ -21,6 +21,7 @@ from conftest import GRADER, ROOT, grade
 NO_WINE = pytest.mark.skipif(bool(wine.missing()), reason="lab 6 needs " + " and ".join(wine.missing())
                              + "; install them: " + wine.INSTALL)
 WITH_CHECKS = [n for n in LABS if (GRADER / "checks" / f"test_lab{n}.py").exists()]
+WINDOWS_LABS = windows_labs()
 GRADED = [pytest.param(n, marks=NO_WINE) if n in WINDOWS_LABS else n for n in WITH_CHECKS]
 MUTANTS = [pytest.param(m, id=m.id, marks=NO_WINE) if m.lab in WINDOWS_LABS else pytest.param(m, id=m.id)
            for m in all_mutants() if m.lab in WITH_CHECKS]
