@@ -16,9 +16,11 @@ from .report import fail, show
 
 ROOT = build.ROOT
 
-#: Limits a lab raises above sandbox.LIMITS under run_all: lab 9 runs a thread per client,
-#: and each thread counts as a process of its user and maps an 8 MiB stack (private memory).
-LAB_LIMITS = {9: {"nproc": 256, "data": 4 << 30}}
+#: Limits a lab raises above sandbox.LIMITS under run_all: lab 7 forks a child per client
+#: (its checks hold 110 clients at once), so its user may have more processes than 48;
+#: lab 9 runs a thread per client, and each thread counts as a process of its user and
+#: maps an 8 MiB stack (private memory, which the data limit counts).
+LAB_LIMITS = {7: {"nproc": 160}, 9: {"nproc": 256, "data": 4 << 30}}
 
 #: How long a program may take to print its ready line (seconds, before scaling).
 READY = 3.0
@@ -111,7 +113,7 @@ class Lab:
     # -- starting programs -------------------------------------------------------
     def start(self, name, *args, linebuf=True, short_read=None, short_write=None, use_valgrind=False,
               strace_log=None, strace_trace=None, strace_inject=None, stdin=None, wine_trace=False,
-              early=False):
+              early=False, valgrind_dir=None):
         """Start program ``name`` with ``args``; return a :class:`harness.proc.Program`.
 
         linebuf        stdout line-buffered by the shim (the flush check turns it off)
@@ -119,6 +121,8 @@ class Lab:
         short_write    cap every TCP write/send at this many bytes (a short write every time)
         use_valgrind   run under memcheck (leaks, invalid accesses, descriptors), or under
                        Helgrind when it is "helgrind" (data races, lock order: lab 9)
+        valgrind_dir   (with use_valgrind) a program that forks: every process reports to
+                       its own log in this folder (harness.valgrind.child_args, by_process)
         strace_*       run under strace, logging to ``strace_log``
         early          a run started ahead of the check that judges it (under run_all, as a
                        user of its own: see harness/sandbox.py)
@@ -154,7 +158,12 @@ class Lab:
             extra["GRADER_SHORT_WRITE"] = str(short_write)
         prefix = []
         if use_valgrind:
-            prefix = list(valgrind.HELGRIND_ARGS if use_valgrind == "helgrind" else valgrind.ARGS)
+            if use_valgrind == "helgrind":
+                prefix = list(valgrind.HELGRIND_ARGS)
+            elif valgrind_dir:
+                prefix = valgrind.child_args(valgrind_dir)
+            else:
+                prefix = list(valgrind.ARGS)
         elif strace_log:
             prefix = strace.argv(strace_log, strace_trace, strace_inject)
         prefix = sandbox.prefix(LAB_LIMITS.get(self.number), early=early) + prefix  # grader/run_all: limits, own user (else empty)

@@ -10,6 +10,7 @@ Adding a lab is one entry here (plus its files: see CONTRIBUTING.md, "How to add
 lab")::
 
     LabSpec(7, "process per client", ("fork_server", "fork_client"), cost=3.0),
+    LabSpec(7, "a process per client", ("fork_echo_server",), cost=3.0),
     LabSpec(9, "thread per client", ("thread_chat_server",), cost=3.0, ldlibs=("-pthread",)),
 
 Fields (only the first three are required):
@@ -68,6 +69,7 @@ LABS = {spec.number: spec for spec in (
     LabSpec(5, "UDP uppercase", ("udp_upper_server", "udp_upper_client"), cost=3.0),
     LabSpec(6, "Winsock port", ("echo_server_win", "echo_client_win"), windows=True, cost=4.5,
             ldlibs=("-lws2_32",), setup=("core", "windows")),
+    LabSpec(7, "a process per client", ("fork_echo_server",), cost=3.0),
     LabSpec(9, "thread per client", ("thread_chat_server",), cost=6.0, ldlibs=("-pthread",)),
 )}
 

@@ -25,6 +25,37 @@ HELGRIND_ARGS = ["valgrind", "--tool=helgrind", "-q", "--log-fd=2", "--num-calle
                  "--child-silent-after-fork=yes", "--read-inline-info=no", "--vgdb=no"]
 
 
+def child_args(log_dir):
+    """:data:`ARGS` for a program that forks (lab 7): every process reports, each to a log of
+    its own, ``LOG_DIR/vg.PID.log`` (``--log-file`` with ``%p``), so that a finding is
+    attributed to the process that made it (:func:`by_process`).
+
+    Valgrind follows fork() by itself (the child is the same program); ``--trace-children``
+    follows exec too, and ``--child-silent-after-fork=no`` lets a forked child report.  The
+    log file is open in the program as descriptor 3; Valgrind marks it ``<inherited from
+    parent>`` and :func:`parse` leaves it out.
+    """
+    args = [a for a in ARGS if a not in ("--log-fd=2", "--child-silent-after-fork=yes")]
+    return args + ["--trace-children=yes", "--child-silent-after-fork=no",
+                   f"--log-file={log_dir}/vg.%p.log"]
+
+
+def by_process(log_dir, parent_pid):
+    """{pid: (role, findings)} from the logs of :func:`child_args`: role is "parent" for
+    ``parent_pid`` (the program as started) and "child" for every process it forked."""
+    import pathlib
+    found = {}
+    for log in sorted(pathlib.Path(log_dir).glob("vg.*.log")):
+        try:
+            pid = int(log.name.split(".")[1])
+            lines = log.read_text(errors="replace").splitlines()
+        except (ValueError, OSError):
+            continue
+        lines = [re.sub(r"^==\d+== ?", "", line) for line in lines]
+        found[pid] = ("parent" if pid == parent_pid else "child", parse(lines))
+    return found
+
+
 def available():
     return shutil.which("valgrind") is not None
 

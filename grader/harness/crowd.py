@@ -1,0 +1,470 @@
+"""Grading servers that serve many clients at once (labs 7-9): crowds, stalled clients,
+and what the server's processes hold.
+
+The API, for the checks of labs 7, 8 and 9:
+
+Clients
+    :func:`stall` ``(port, count, partial=b"")``
+        ``count`` :class:`StalledClient` s: each connects and then sends nothing (or only
+        ``partial``, half a line) and never reads.  They hold the server the way a slow or
+        malicious client does.  ``close()`` each (or :func:`close_all`) when done.
+    :func:`crowd` ``(port, messages, timeout)``
+        one client per message, all connected at once and driven by one selector in the
+        calling thread (no thread per client): each connects, sends its message, half-closes
+        and reads until end of file.  Returns a list of :class:`Visit` (what each sent, got,
+        when, and how it ended), in the order of ``messages``.  ``expect_echoes`` reports the
+        first client whose echo differs.
+    :func:`served_within` ``(port, data, timeout)``
+        one client, timed from the moment its connection is complete: sends ``data``, returns
+        ``(seconds until the whole echo came, bytes got)``.  The clock starts when connect()
+        returns, so what the grading machine did before (starting programs, other clients)
+        does not count against the server.
+
+Processes (from /proc; Linux)
+    :func:`tree` ``(pid)``
+        a :class:`Tree`: the process ``pid`` and every descendant, each a :class:`Proc` with
+        its state (``R``, ``S``, ``Z``...), the system call it is blocked in (``accept``,
+        ``read``, ``wait4``...), its thread count and its open descriptors (:class:`Fd`:
+        number, what it is, and for a socket whether it is a listening TCP socket and on
+        which port).  ``tree.children``, ``tree.zombies()``, ``tree.holding_listener()``,
+        ``tree.acceptors()``; ``tree.describe()`` is a short text for a check's report.
+    :class:`Sampler` ``(pid, every=0.02)``
+        a background thread that takes the tree's counts (processes, zombies, the root's
+        descriptors, threads) at intervals; ``with Sampler(pid) as s: ...``; ``s.samples``,
+        ``s.peak(field)``, ``s.last()``.
+    :func:`wait_for` ``(pid, predicate, timeout)``
+        polls :func:`tree` until ``predicate(tree)`` is true or the deadline passes; returns
+        the last tree (the caller judges it).  Every wait has a deadline (harness.timing).
+
+Valgrind with forked children is in harness/valgrind.py (``child_args``, ``by_process``).
+"""
+import errno
+import os
+import selectors
+import socket
+import threading
+import time
+
+from . import timing
+from .net import HOST
+
+# -- clients ----------------------------------------------------------------------------------
+
+
+class StalledClient:
+    """A client that connects, sends ``partial`` (maybe nothing), and never reads."""
+
+    def __init__(self, port, partial=b"", timeout=3.0):
+        self.sock = socket.create_connection((HOST, port), timeout=timing.seconds(timeout))
+        self.local_port = self.sock.getsockname()[1]
+        if partial:
+            self.sock.sendall(partial)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def stall(port, count, partial=b""):
+    """``count`` stalled clients of the server on ``port`` (see :class:`StalledClient`)."""
+    clients = []
+    try:
+        for _ in range(count):
+            clients.append(StalledClient(port, partial))
+    except OSError:
+        close_all(clients)
+        raise
+    return clients
+
+
+def close_all(clients):
+    for client in clients:
+        client.close()
+
+
+class Visit:
+    """One client of a :func:`crowd`: what it sent and got, and when (seconds from the start)."""
+
+    def __init__(self, index, message):
+        self.index = index
+        self.message = message
+        self.received = bytearray()
+        self.connected_at = None   # when its connection completed
+        self.done_at = None        # when it saw end of file (or gave up)
+        self.eof = False
+        self.error = None          # an OSError's text: refused, reset...
+        self.local_port = None
+        self.sock = None
+        self._sent = 0
+
+    @property
+    def echoed(self):
+        return bytes(self.received) == self.message and self.eof
+
+    def __repr__(self):
+        return (f"Visit({self.index}, sent={len(self.message)}, got={len(self.received)}, "
+                f"eof={self.eof}, error={self.error})")
+
+
+def crowd(port, messages, timeout=10.0):
+    """Connect one client per message at once; each sends its message, half-closes its side
+    and reads until end of file.  One selector drives them all.  Returns the :class:`Visit` s.
+
+    A client that has not finished by the deadline is left as it is (``eof`` False); every
+    socket is closed before this returns.
+    """
+    visits = [Visit(i, m) for i, m in enumerate(messages)]
+    selector = selectors.DefaultSelector()
+    start = time.monotonic()
+    deadline = timing.Deadline(timing.seconds(timeout))
+    open_ = 0
+    try:
+        for visit in visits:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            code = sock.connect_ex((HOST, port))
+            if code not in (0, errno.EINPROGRESS):
+                visit.error = os.strerror(code)
+                sock.close()
+                continue
+            visit.sock = sock
+            selector.register(sock, selectors.EVENT_WRITE, visit)
+            open_ += 1
+        while open_ and not deadline.expired():
+            for key, events in selector.select(min(0.1, deadline.left())):
+                visit = key.data
+                if not _step(visit, events, selector, start):
+                    selector.unregister(visit.sock)
+                    visit.sock.close()
+                    visit.done_at = time.monotonic() - start
+                    open_ -= 1
+    finally:
+        for visit in visits:
+            if visit.sock is not None and visit.sock.fileno() >= 0:
+                try:
+                    selector.unregister(visit.sock)
+                except (KeyError, ValueError):
+                    pass
+                visit.sock.close()
+        selector.close()
+    return visits
+
+
+def _step(visit, events, selector, start):
+    """Advance one client; False once it is finished (end of file, or an error)."""
+    sock = visit.sock
+    try:
+        if visit.connected_at is None:
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                visit.error = os.strerror(code)
+                return False
+            visit.connected_at = time.monotonic() - start
+            visit.local_port = sock.getsockname()[1]
+        if events & selectors.EVENT_WRITE and visit._sent < len(visit.message):
+            visit._sent += sock.send(visit.message[visit._sent:visit._sent + 65536])
+        if visit._sent >= len(visit.message) and events & selectors.EVENT_WRITE:
+            sock.shutdown(socket.SHUT_WR)
+            selector.modify(sock, selectors.EVENT_READ, visit)
+            return True
+        if events & selectors.EVENT_READ:
+            chunk = sock.recv(65536)
+            if not chunk:
+                visit.eof = True
+                return False
+            visit.received += chunk
+        return True
+    except BlockingIOError:
+        return True
+    except OSError as exc:
+        visit.error = exc.strerror or str(exc)
+        return False
+
+
+def served_within(port, data, timeout):
+    """One client: connect, send ``data``, read its echo.  Returns (seconds, bytes got).
+
+    The clock starts once the connection is complete (connect() returned), so the time
+    is the server's alone: how long it took to read and answer this client.
+    """
+    with socket.create_connection((HOST, port), timeout=timing.seconds(timeout)) as sock:
+        start = time.monotonic()
+        sock.sendall(data)
+        got = bytearray()
+        deadline = timing.Deadline(timing.seconds(timeout))
+        while len(got) < len(data) and not deadline.expired():
+            sock.settimeout(max(0.01, deadline.left()))
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                break
+            except OSError:
+                break
+            if not chunk:
+                break
+            got += chunk
+        return time.monotonic() - start, bytes(got)
+
+
+# -- processes --------------------------------------------------------------------------------
+
+#: x86_64 system call numbers a server blocks in, by name (/proc/PID/syscall gives numbers).
+SYSCALLS = {0: "read", 1: "write", 7: "poll", 17: "pread64", 23: "select", 43: "accept",
+            44: "sendto", 45: "recvfrom", 61: "wait4", 202: "futex", 230: "clock_nanosleep",
+            232: "epoll_wait", 247: "waitid", 270: "pselect6", 271: "ppoll", 281: "epoll_pwait",
+            288: "accept4", 34: "pause", 130: "rt_sigsuspend", 35: "nanosleep"}
+#: Where the kernel parks a process blocked in accept (/proc/PID/wchan), when syscall is hidden.
+ACCEPT_WCHAN = "inet_csk_accept"
+
+
+class Fd:
+    """One open descriptor of a process."""
+
+    def __init__(self, number, target, listening_port=None):
+        self.number = number
+        self.target = target                  # "socket:[1234]", "/dev/null", "pipe:[99]"
+        self.listening_port = listening_port  # the port, if a listening TCP socket
+
+    @property
+    def is_socket(self):
+        return self.target.startswith("socket:[")
+
+    @property
+    def inode(self):
+        return int(self.target[8:-1]) if self.is_socket else None
+
+    def __repr__(self):
+        return f"{self.number} -> {self.target}" + (
+            f" (listening on {self.listening_port})" if self.listening_port is not None else "")
+
+
+class Proc:
+    """One process of a :class:`Tree`, as /proc showed it."""
+
+    def __init__(self, pid, ppid, state, threads, syscall, wchan, fds):
+        self.pid = pid
+        self.ppid = ppid
+        self.state = state      # R running, S sleeping, Z zombie, T stopped...
+        self.threads = threads
+        self.syscall = syscall  # "accept", "read", "wait4", ... or None (running, unknown)
+        self.wchan = wchan
+        self.fds = fds          # [Fd], empty for a zombie or when unreadable
+
+    @property
+    def zombie(self):
+        return self.state == "Z"
+
+    def in_accept(self):
+        return self.syscall in ("accept", "accept4") or self.wchan == ACCEPT_WCHAN
+
+    def listeners(self):
+        return [fd for fd in self.fds if fd.listening_port is not None]
+
+    def sockets(self):
+        return [fd for fd in self.fds if fd.is_socket]
+
+    def describe(self):
+        where = f", in {self.syscall}()" if self.syscall else ""
+        held = ", ".join(f"fd {fd.number}: listening socket" if fd.listening_port is not None
+                         else f"fd {fd.number}: socket" for fd in self.sockets())
+        return (f"pid {self.pid} ({'zombie' if self.zombie else 'state ' + self.state}{where})"
+                + (f" holds {held}" if held else ""))
+
+
+class Tree:
+    """A process and its descendants at one moment."""
+
+    def __init__(self, root, descendants):
+        self.root = root                # Proc, or None when the process is gone
+        self.descendants = descendants  # [Proc], children first
+
+    @property
+    def children(self):
+        return [p for p in self.descendants if self.root and p.ppid == self.root.pid]
+
+    def zombies(self):
+        return [p for p in self.descendants if p.zombie]
+
+    def live_children(self):
+        return [p for p in self.descendants if not p.zombie]
+
+    def holding_listener(self):
+        """The descendants that hold a listening TCP socket."""
+        return [p for p in self.descendants if p.listeners()]
+
+    def acceptors(self):
+        """Every process of the tree blocked in accept()."""
+        return [p for p in ([self.root] if self.root else []) + self.descendants if p.in_accept()]
+
+    def describe(self, limit=6):
+        """A few lines for a report: the parent, then its descendants."""
+        if self.root is None:
+            return "the server is gone"
+        lines = ["parent " + self.root.describe()]
+        lines += ["child " + p.describe() for p in self.descendants[:limit]]
+        if len(self.descendants) > limit:
+            lines.append(f"... and {len(self.descendants) - limit} more")
+        return "\n".join(lines)
+
+
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _stat(pid):
+    """(ppid, state, threads) of ``pid`` from /proc/PID/stat, or None."""
+    text = _read(f"/proc/{pid}/stat")
+    if not text:
+        return None
+    fields = text.rsplit(")", 1)[1].split()
+    return int(fields[1]), fields[0], int(fields[17])
+
+
+def listening_sockets(pid):
+    """{socket inode: port} of the TCP sockets listening in ``pid``'s network namespace."""
+    found = {}
+    for table in ("tcp", "tcp6"):
+        text = _read(f"/proc/{pid}/net/{table}") or ""
+        for line in text.splitlines()[1:]:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] == "0A":  # TCP_LISTEN
+                found[int(fields[9])] = int(fields[1].rsplit(":", 1)[1], 16)
+    return found
+
+
+def _fds(pid, listening):
+    fds = []
+    try:
+        names = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return fds
+    for name in names:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{name}")
+        except OSError:
+            continue
+        fd = Fd(int(name), target)
+        if fd.is_socket:
+            fd.listening_port = listening.get(fd.inode)
+        fds.append(fd)
+    return sorted(fds, key=lambda f: f.number)
+
+
+def _syscall(pid):
+    text = _read(f"/proc/{pid}/syscall")
+    if not text or not text.split()[0].isdigit():
+        return None
+    number = int(text.split()[0])
+    return SYSCALLS.get(number, f"syscall {number}")
+
+
+def _children_of():
+    """{ppid: [pid]} over every process of /proc."""
+    kids = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            st = _stat(entry)
+            if st:
+                kids.setdefault(st[0], []).append(int(entry))
+    return kids
+
+
+def proc_info(pid, listening=None, with_fds=True):
+    st = _stat(pid)
+    if st is None:
+        return None
+    ppid, state, threads = st
+    if listening is None:
+        listening = listening_sockets(pid)
+    fds = _fds(pid, listening) if with_fds and state != "Z" else []
+    syscall = _syscall(pid) if state in ("S", "D") else None
+    wchan = (_read(f"/proc/{pid}/wchan") or "").strip() or None
+    return Proc(pid, ppid, state, threads, syscall, wchan, fds)
+
+
+def tree(pid, with_fds=True):
+    """The :class:`Tree` of ``pid`` now (its descendants found through every ppid in /proc)."""
+    listening = listening_sockets(pid)
+    root = proc_info(pid, listening, with_fds)
+    if root is None:
+        return Tree(None, [])
+    kids = _children_of()
+    descendants, todo = [], list(kids.get(pid, []))
+    while todo:
+        child = todo.pop(0)
+        info = proc_info(child, listening, with_fds)
+        if info is not None:
+            descendants.append(info)
+            todo += kids.get(child, [])
+    return Tree(root, descendants)
+
+
+def wait_for(pid, predicate, timeout, every=0.01):
+    """Poll :func:`tree` until ``predicate(tree)`` holds or ``timeout`` s pass; the last tree."""
+    deadline = timing.Deadline(timing.seconds(timeout))
+    while True:
+        current = tree(pid)
+        if predicate(current) or deadline.expired():
+            return current
+        time.sleep(min(every, deadline.left()))  # polling /proc, with a deadline
+
+
+class Sample:
+    """The counts of one moment (see :class:`Sampler`)."""
+
+    def __init__(self, at, current):
+        self.at = at
+        root = current.root
+        self.processes = (1 if root else 0) + len(current.live_children())
+        self.zombies = len(current.zombies())
+        self.fds = len(root.fds) if root else 0
+        self.threads = (root.threads if root else 0) + sum(p.threads for p in current.live_children())
+
+    def __repr__(self):
+        return (f"Sample({self.at:.2f}s: {self.processes} processes, {self.zombies} zombies, "
+                f"{self.fds} fds, {self.threads} threads)")
+
+
+class Sampler:
+    """Counts of a server's tree over time, taken by a background thread every ``every`` s."""
+
+    def __init__(self, pid, every=0.02):
+        self.pid = pid
+        self.every = every
+        self.samples = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._start = time.monotonic()
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.samples.append(Sample(time.monotonic() - self._start, tree(self.pid)))
+            self._stop.wait(self.every)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.samples.append(Sample(time.monotonic() - self._start, tree(self.pid)))
+        return self
+
+    def peak(self, field):
+        return max((getattr(s, field) for s in self.samples), default=0)
+
+    def last(self):
+        return self.samples[-1] if self.samples else None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
