@@ -145,6 +145,11 @@ _CONFLICT = re.compile(r"^This conflicts with a previous (read|write) of size (\
 _LOCKS = re.compile(r"^Locks held: (none|(\d+))")
 _LOCK_ORDER = re.compile(r'^Thread #(\d+): lock order "[^"]*" violated')
 _ADDRESS = re.compile(r"^ ?Address \S+ is (.*)$")
+#: Helgrind's own wrappers of the pthread calls.  A "race" one of whose accesses is the
+#: wrapper reading a mutex (pthread_mutex_destroy right after another thread's last
+#: unlock, which the destroying thread waited for) is Helgrind's imprecision, not the
+#: program's: it marks the unlock's release before glibc's unlock has written the mutex.
+_HELGRIND_WRAPPER = "vgpreload_helgrind"
 
 
 class ThreadFinding:
@@ -184,7 +189,8 @@ def _where_in(stack, sources):
 
 
 def _access(lines, i, sources, regex):
-    """One side of a race, from its header at line ``i``: (text, no lock held, index after)."""
+    """One side of a race, from its header at line ``i``: (text, no lock held, index after,
+    whether the access is Helgrind's own, inside its wrapper of a pthread call)."""
     m = regex.match(lines[i])
     held, j = "", i + 1
     if j < len(lines) and _LOCKS.match(lines[j]):
@@ -194,19 +200,20 @@ def _access(lines, i, sources, regex):
     stack, j = _stack_at(lines, j)
     verb = "wrote" if m.group(1) == "write" else "read"
     text = f"thread #{m.group(3)} {verb} it at {_where_in(stack, sources)}"
-    return text + (f", {held}" if held else ""), held == "holding no lock", j
+    wrapper = bool(stack) and _HELGRIND_WRAPPER in stack[0][1]
+    return text + (f", {held}" if held else ""), held == "holding no lock", j, wrapper
 
 
 def _race(block, sources):
     """A data race block: the two accesses and what the memory is."""
     i = next(k for k, line in enumerate(block) if _RACE.match(line))
     size = _RACE.match(block[i]).group(2)
-    first, unlocked, j = _access(block, i, sources, _RACE)
-    second, unlocked2 = "", False
+    first, unlocked, j, wrapper = _access(block, i, sources, _RACE)
+    second, unlocked2, wrapper2 = "", False, False
     what = ""
     while j < len(block):
         if _CONFLICT.match(block[j]):
-            second, unlocked2, j = _access(block, j, sources, _CONFLICT)
+            second, unlocked2, j, wrapper2 = _access(block, j, sources, _CONFLICT)
             second = second.replace(" it at ", " it before, at ", 1)
             continue
         address = _ADDRESS.match(block[j])
@@ -224,6 +231,8 @@ def _race(block, sources):
                 symbol = re.search(r'data symbol "([^"]*)"', desc)
                 what = f"the global `{symbol.group(1)}`" if symbol else "a global variable"
         j += 1
+    if wrapper or wrapper2:
+        return None  # inside a pthread object, seen by Helgrind's wrapper: see _HELGRIND_WRAPPER
     lines = [f"a data race on {size} bytes" + (f" of {what}" if what else "") + ":",
              "  " + first] + (["  " + second] if second else [])
     return ThreadFinding("race", lines, (first.split(" at ")[-1], second.split(" at ")[-1]),
@@ -268,7 +277,7 @@ def parse_helgrind(lines, sources):
             finding = _misuse(block, sources)
         else:
             continue
-        if finding.key not in seen:
+        if finding is not None and finding.key not in seen:
             seen.add(finding.key)
             findings.append(finding)
     return findings
@@ -301,8 +310,9 @@ def thread_hint(findings):
                          "the mutex around every read and write of the shared client list (adding, "
                          "removing, walking it to relay) and of anything else threads share")
         else:
-            hints.append("two threads touch the same data under different locks (or none in "
-                         "common): guard shared data with one and the same mutex everywhere")
+            hints.append("two threads touch the same data without one lock common to both (or "
+                         "one uses memory another freed): guard shared data with one and the same "
+                         "mutex everywhere, and free a client only once it is out of the list")
     if "lock order" in kinds:
         hints.append("two mutexes are taken in opposite orders in two places: always take "
                      "them in one order (or guard the shared state with one mutex)")
