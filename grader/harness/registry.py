@@ -70,6 +70,7 @@ LABS = {spec.number: spec for spec in (
     LabSpec(6, "Winsock port", ("echo_server_win", "echo_client_win"), windows=True, cost=4.5,
             ldlibs=("-lws2_32",), setup=("core", "windows")),
     LabSpec(7, "a process per client", ("fork_echo_server",), cost=3.0),
+    LabSpec(8, "chat server with poll", ("chat_server", "chat_client"), cost=3.0),
     LabSpec(9, "thread per client", ("thread_chat_server",), cost=6.0, ldlibs=("-pthread",)),
 )}
 
