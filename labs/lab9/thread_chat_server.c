@@ -603,8 +603,8 @@ static int start_client(struct room *room, int fd, const struct sockaddr_in *pee
     client->fd = fd;
     client->room = room;
     format_address(peer, client->name, sizeof client->name);
-    printf("connection from %s\n", client->name);
     join_room(room, client);
+    printf("connection from %s\n", client->name); /* in the room: lines from now on reach it */
 
     pthread_t thread;
     /* TODO 8: start client_main(client) in a new thread with pthread_create(3), then
