@@ -52,8 +52,8 @@ def test_solution_scores_full_marks(lab, solution_results):
 def test_points_add_up_to_100(lab, solution_results):
     checks = solution_results(lab).checks
     assert checks, "no checks ran"
-    assert sum(c["max_score"] for c in checks.values()) == 100
-    assert all(c["max_score"] > 0 for c in checks.values()), "a check without points"
+    assert sum(c.max_score for c in checks.values()) == 100
+    assert all(c.max_score > 0 for c in checks.values()), "a check without points"
 
 
 @pytest.mark.parametrize("lab", GRADED)
@@ -83,9 +83,9 @@ def test_mutant_fails_its_check_with_its_hint(mutant, tmp_path):
     for name in mutant.fails:
         assert name in graded.checks, f"{mutant.id}: no check named {name}"
         check = graded.checks[name]
-        assert check["status"] == "failed", f"{mutant.id} passed {name}: {mutant.mistake}"
-        assert mutant.hint in check["output"], (
-            f"{mutant.id}: {name} failed without the hint {mutant.hint!r}:\n{check['output']}")
+        assert check.status == "failed", f"{mutant.id} passed {name}: {mutant.mistake}"
+        assert mutant.hint in check.output, (
+            f"{mutant.id}: {name} failed without the hint {mutant.hint!r}:\n{check.output}")
 
 
 @pytest.mark.parametrize("lab", GRADED)
