@@ -52,7 +52,7 @@ def test_tcp_argument(lab):
     run_and_expect(lab, ["tcp"], b"tcp socket created: fd=3 type=SOCK_STREAM\n", "tcp")
 
 
-@pytest.mark.points(15)
+@pytest.mark.points(10)
 def test_udp_argument(lab):
     """`socket_create udp` prints the UDP line"""
     run_and_expect(lab, ["udp"], b"udp socket created: fd=3 type=SOCK_DGRAM\n", "udp")
@@ -90,14 +90,10 @@ def test_usage_errors(lab):
     common.expect_usage_errors(lab, PROGRAM, (["tpc"], ["TCP"], ["tcp", "udp"], [""]))
 
 
-@pytest.mark.points(15)
+@pytest.mark.points(10)
 def test_socket_failure_reported(lab):
     """when socket() fails (EMFILE injected with strace) it prints the perror line and exits 1"""
-    log = lab.log_path("strace-emfile")
-    program = lab.start(PROGRAM, "tcp", strace_log=log, strace_trace="socket",
-                        strace_inject="socket:error=EMFILE")
-    program.close_stdin()
-    status = program.wait(5)
+    program, status = common.run_with_failing_call(lab, PROGRAM, ["tcp"], "socket", "EMFILE")
     err = program.err()
     did = "ran `socket_create tcp` with socket() made to fail with EMFILE (strace -e inject)"
     if b"socket: Too many open files" not in err.splitlines():
@@ -112,6 +108,25 @@ def test_socket_failure_reported(lab):
     if b"created" in program.out():
         fail(did, expected="no `created` line", got=show(program.out()),
              hint="stop after socket() fails: there is no socket to report")
+
+
+@pytest.mark.points(10)
+def test_getsockopt_failure_reported(lab):
+    """when getsockopt() fails (ENOBUFS injected with strace) it prints `getsockopt: ...` and exits 1"""
+    program, status = common.run_with_failing_call(lab, PROGRAM, ["tcp"], "getsockopt", "ENOBUFS")
+    err, out = program.err(), program.out()
+    did = "ran `socket_create tcp` with getsockopt() made to fail with ENOBUFS (strace -e inject)"
+    if not any(line.startswith(b"getsockopt: ") for line in err.splitlines()) or status != 1 \
+            or b"created" in out:
+        hint = "after a failed getsockopt(), perror(\"getsockopt\") and return 1"
+        if b"created" in out:
+            hint = ("getsockopt() returned -1 and the program went on to print a type it never "
+                    "read: check its return value")
+        elif status not in (1, None) and any(line.startswith(b"getsockopt: ") for line in err.splitlines()):
+            hint = "a failed call is a run-time failure: exit status 1"
+        fail(did, expected="a stderr line `getsockopt: No buffer space available`, no `created` "
+                           "line, exit status 1",
+             got=f"{proc.describe_status(status)}; stdout {show(out)}; stderr {show(err)}", hint=hint)
 
 
 @pytest.mark.points(15)

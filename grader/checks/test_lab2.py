@@ -54,7 +54,7 @@ def test_port_zero_gets_a_real_port(lab):
              "print the port getsockname() reports after bind(), not another number")
 
 
-@pytest.mark.points(15)
+@pytest.mark.points(10)
 def test_binds_the_given_port(lab):
     """`bind_server PORT` binds that very port and prints it"""
     asked = net.free_port(distinct_bytes=True)
@@ -126,6 +126,31 @@ def test_exits_at_end_of_input(lab):
                   "the socket and return 0" if status is None else None)
     if net.port_is_bound(port):
         fail(did, expected=f"port {port} free again", got="still bound")
+
+
+@pytest.mark.points(5)
+def test_ignores_data_on_stdin(lab):
+    """data on stdin is read and thrown away: only end of file (or a signal) ends it"""
+    program, port = start(lab, 0)
+    try:
+        program.popen.stdin.write(b"some data\n" * 100)
+        program.popen.stdin.flush()
+    except OSError:
+        pass  # it has ended already: said below
+    program.wait_blocked()  # it has read the data (or ended): it sleeps in read() again
+    did = "started `bind_server 0`, wrote 1000 bytes to its stdin (without closing it)"
+    if program.poll() is not None or not net.port_is_bound(port):
+        status = program.wait(timing.seconds(1))
+        fail(did, expected="it goes on waiting, its port still bound",
+             got=proc.describe_status(status) if status is not None else f"port {port} no longer bound",
+             stderr=program.err(),
+             hint="data on stdin is not end of file: only read() returning 0 is; throw the data "
+                  "away and read again")
+    program.close_stdin()
+    status = program.wait(timing.seconds(3))
+    if status != 0:
+        fail(did + ", then closed its stdin", expected="exit status 0 within 3 s",
+             got=proc.describe_status(status), stderr=program.err())
 
 
 @pytest.mark.points(10)

@@ -49,7 +49,7 @@ def expect_greeting(port, did):
     return client
 
 
-@pytest.mark.points(5)
+@pytest.mark.points(4)
 def test_builds_without_warnings(lab):
     """hello_server.c and hello_client.c compile without a warning (-std=c11 -Wall -Wextra)"""
     common.no_warnings(lab, [SERVER, CLIENT])
@@ -104,7 +104,7 @@ def test_connection_line(lab):
              got=match.group(0), hint=hint)
 
 
-@pytest.mark.points(10)
+@pytest.mark.points(8)
 def test_max_clients_then_exit(lab):
     """`hello_server 0 2` greets two clients, closes its socket and exits 0"""
     server, port = lab.start_server(SERVER, 0, 2)
@@ -120,7 +120,7 @@ def test_max_clients_then_exit(lab):
         fail(did, expected=f"port {port} released", got="still bound")
 
 
-@pytest.mark.points(10)
+@pytest.mark.points(8)
 def test_backlog_queues_clients_in_order(lab):
     """5 clients that connect before the first accept() wait in the backlog and are served in order"""
     server, port = lab.start_server(SERVER, 0)
@@ -158,7 +158,7 @@ def test_backlog_queues_clients_in_order(lab):
              hint="serve the connections one by one in the order accept() returns them")
 
 
-@pytest.mark.points(10)
+@pytest.mark.points(8)
 def test_restart_on_same_port(lab):
     """restarted on the same port at once after serving a client (SO_REUSEADDR)"""
     port = net.free_port()
@@ -180,6 +180,25 @@ def test_restart_on_same_port(lab):
 
 
 @pytest.mark.points(5)
+def test_server_port_in_use(lab):
+    """on a port that is taken: `bind: Address already in use` and exit 1"""
+    common.expect_port_in_use(lab, SERVER, lambda: net.FakeTcpServer(lambda c, s: None), b"bind: ")
+
+
+@pytest.mark.points(5)
+def test_accept_error_ends_one_connection_only(lab):
+    """an accept() that fails for one connection only (ECONNABORTED) is reported; the server goes on"""
+    did = ("started `hello_server 0` with its first accept() failing with ECONNABORTED (strace -e "
+           "inject), then connected a client")
+    common.expect_survives_injected_error(
+        lab, SERVER, "accept,accept4", "ECONNABORTED", "accept: Software caused connection abort",
+        did, lambda port, server: expect_greeting(port, did),
+        hint="an accept() that fails for one connection only (ECONNABORTED, ECONNRESET, EPROTO) "
+             "ends nothing: report it (perror) and accept the next; only a failure of the "
+             "listening socket itself ends the server")
+
+
+@pytest.mark.points(5)
 def test_stops_on_sigint(lab):
     """SIGINT makes the server close its socket and exit 0"""
     server, port = lab.start_server(SERVER, 0)
@@ -189,7 +208,7 @@ def test_stops_on_sigint(lab):
                   "then close the listening socket and return 0")
 
 
-@pytest.mark.points(5)
+@pytest.mark.points(4)
 def test_server_usage_errors(lab):
     """bad ports and counts are usage errors (exit 2, `usage: ` on stderr)"""
     common.expect_usage_errors(lab, SERVER, (
@@ -237,12 +256,12 @@ def test_client_connection_refused(lab):
              hint="check connect()'s return value; on -1 perror(\"connect\") and return 1")
 
 
-@pytest.mark.points(5)
+@pytest.mark.points(4)
 def test_client_usage_errors(lab):
-    """wrong argument counts and bad ports are usage errors (exit 2)"""
+    """wrong argument counts, bad ports and a host that cannot be resolved are usage errors (exit 2)"""
     common.expect_usage_errors(lab, CLIENT, (
         [], ["127.0.0.1"], ["127.0.0.1", "80x"], ["127.0.0.1", "70000"],
-        ["127.0.0.1", "80", "extra"]))
+        ["127.0.0.1", "80", "extra"], ["bad host!", "80"]))
 
 
 @pytest.mark.points(10)
@@ -260,7 +279,7 @@ def test_valgrind_clean(lab):
              expected=show(GREETING), got=show(client.out()))
 
 
-@pytest.mark.points(5)
+@pytest.mark.points(4)
 def test_flushes_stdout(lab):
     """the ready line reaches a plain pipe at once (stdout flushed)"""
     common.flushes_stdout(lab, SERVER, READY_LINE)

@@ -18,6 +18,7 @@ import time
 import pytest
 
 from harness import common, net, proc, timing
+from harness.lab import stderr_hint
 
 from harness.report import fail, first_difference, lost_at_nul, show
 
@@ -143,7 +144,7 @@ def test_server_ready_line(lab):
              hint="print ntohs() of the port getsockname() reports" if port != 0 else None)
 
 
-@pytest.mark.points(6)
+@pytest.mark.points(4)
 def test_echoes_one_client(lab):
     """a client's lines come back exactly, then end of file when the client closes its side"""
     server, port = lab.start_server(lab.server, 0)
@@ -173,7 +174,7 @@ def test_server_log_lines(lab):
              hint=hint or "print both lines, each flushed, for every client")
 
 
-@pytest.mark.points(7)
+@pytest.mark.points(5)
 @pytest.mark.deadline(20)
 def test_echoes_1mib_of_binary_data(lab):
     """1 MiB of random binary data, NUL bytes included, comes back intact"""
@@ -191,7 +192,7 @@ def test_peer_sending_one_byte_at_a_time(lab):
                             f"`{server.shown}`", server, step=1)
 
 
-@pytest.mark.points(8)
+@pytest.mark.points(6)
 @pytest.mark.deadline(20)
 def test_short_writes_are_finished(lab):
     """with every read and write cut short (at 61 bytes), 256 KiB still comes back whole"""
@@ -225,7 +226,7 @@ def test_slow_reader_gets_everything(lab):
              note=first_difference(data, got), stderr=server.err(), hint=echo_hint(data, got, client.eof))
 
 
-@pytest.mark.points(5)
+@pytest.mark.points(4)
 @pytest.mark.deadline(30)
 def test_100_clients_in_sequence(lab):
     """100 clients one after another are all echoed, and the server's descriptors do not grow"""
@@ -244,7 +245,7 @@ def test_100_clients_in_sequence(lab):
              hint="close() the connection socket of every client (shutdown() is not enough)")
 
 
-@pytest.mark.points(5)
+@pytest.mark.points(4)
 def test_second_client_served_after_the_first(lab):
     """a client that connects while another is served waits in the backlog and is served next"""
     server, port = lab.start_server(lab.server, 0)
@@ -289,7 +290,7 @@ def test_second_client_served_after_the_first(lab):
              hint="an iterative server serves one client to the end, then accepts the next")
 
 
-@pytest.mark.points(4)
+@pytest.mark.points(3)
 def test_client_that_resets_ends_only_its_session(lab):
     """a client that resets its connection ends its own session; the next client is served"""
     server, port = lab.start_server(lab.server, 0)
@@ -315,7 +316,7 @@ def test_client_that_resets_ends_only_its_session(lab):
                   "ECONNRESET or EPIPE, close that connection and go back to accept()")
 
 
-@pytest.mark.points(5)
+@pytest.mark.points(4)
 def test_client_that_vanishes_does_not_kill_the_server(lab):
     """a client that closes without reading its echo does not kill the server (SIGPIPE)"""
     server, port = lab.start_server(lab.server, 0, short_write=512)
@@ -351,7 +352,91 @@ def test_client_that_vanishes_does_not_kill_the_server(lab):
         raise
 
 
-@pytest.mark.points(4)
+@pytest.mark.points(3)
+def test_closed_line_counts_every_byte(lab):
+    """`closed IP:PORT (N bytes)` counts every byte of a session whose reads and writes split unevenly"""
+    # Each piece is echoed before the next is sent, so the server reads it apart from the
+    # others: a count of the last read, of the reads, or of strlen() disagrees with the sum.
+    pieces = [b"x", payload(1500, seed=11), b"nul\0byte\n", payload(700, seed=12)]
+    server, port = lab.start_server(lab.server, 0, short_write=61)
+    client = net.TcpClient(port)
+    for piece in pieces:
+        client.send(piece)
+        if client.recv_exact(len(piece), 5) != piece:
+            client.close()
+            fail(f"sent {len(piece)} bytes to `{server.shown}` and read the echo",
+                 expected="the same bytes back", got=show(bytes(client.received)),
+                 stderr=server.err(), hint=stderr_hint(server.err())
+                 or echo_hint(piece, bytes(client.received), client.eof))
+        client.received.clear()
+    client.shutdown_write()
+    client.recv_until_eof(3)
+    total = sum(map(len, pieces))
+    match = server.wait_line(CLOSED, timing.seconds(3))
+    did = (f"sent {' + '.join(str(len(p)) for p in pieces)} bytes to `{server.shown}`, each piece "
+           "echoed before the next (writes capped at 61 bytes), then closed and read the `closed` line")
+    if not match or int(match.group(3)) != total:
+        got = int(match.group(3)) if match else None
+        hint = "print `closed IP:PORT (N bytes)` (flushed) when the session ends"
+        if got in (len(pieces[-1]), 61, len(pieces[-1]) % 61):
+            hint = ("N is the last read (or write) alone: add every n to a counter that starts at 0 "
+                    "for each client (echoed += n), not echoed = n")
+        elif got == len(pieces) or got is not None and got < len(pieces) * 30:
+            hint = "N counts reads or writes: add up the bytes each read() returned, not the calls"
+        elif got is not None:
+            hint = ("N counts the bytes echoed back to this client: add up the n of every read() "
+                    "once its bytes are written back (never strlen(), never the buffer size)")
+        fail(did, expected=f"closed 127.0.0.1:{client.local_port} ({total} bytes)",
+             got=match.group(0) if match else show("\n".join(server.lines()[1:])),
+             stderr=server.err(), hint=hint)
+
+
+@pytest.mark.points(3)
+def test_restart_on_same_port(lab):
+    """restarted on the same port at once while an old connection lingers (SO_REUSEADDR before bind)"""
+    port = net.free_port()
+    server, _ = lab.start_server(lab.server, port)
+    client = net.TcpClient(port)
+    client.send(b"hello\n")
+    client.recv_exact(6, 3)
+    # Killed while its client is connected, the server's side of that connection closes
+    # first: it lingers (FIN_WAIT, then TIME_WAIT once the client closes) and holds the port.
+    server.kill()
+    client.close()
+    again = lab.start(lab.server, port, 1)
+    if again.wait_line(READY_LINE, timing.seconds(5)):
+        return
+    status = again.wait(timing.seconds(3))  # also drains stderr: the reason is in it
+    err = again.err()
+    fail(f"killed `{server.shown}` while a client was connected, closed the client, then "
+         f"started `{lab.server} {port} 1` again at once",
+         expected=f"listening on 0.0.0.0:{port}",
+         got=f"{proc.describe_status(status)}; stderr {show(err)}",
+         hint="the old connection lingers (TIME_WAIT) for a minute: set SO_REUSEADDR with "
+              "setsockopt() before bind() so the port can be bound again at once"
+         if b"in use" in err or b"error 100" in err else None)
+
+
+@pytest.mark.points(2)
+def test_server_port_in_use(lab):
+    """on a port that is taken: `bind: Address already in use` and exit 1"""
+    common.expect_port_in_use(lab, lab.server, lambda: net.FakeTcpServer(lambda c, s: None), b"bind: ")
+
+
+@pytest.mark.points(3)
+def test_accept_error_ends_one_connection_only(lab):
+    """an accept() that fails for one connection only (ECONNABORTED) is reported; the server goes on"""
+    did = ("started `echo_server 0` with its first accept() failing with ECONNABORTED (strace -e "
+           "inject), then connected a client")
+    common.expect_survives_injected_error(
+        lab, lab.server, "accept,accept4", "ECONNABORTED", "accept: Software caused connection abort",
+        did, lambda port, server: expect_echo(port, b"after the abort\n", did, server),
+        hint="an accept() that fails for one connection only (ECONNABORTED, ECONNRESET, EPROTO) "
+             "ends nothing: report it (perror) and accept the next; only a failure of the "
+             "listening socket itself ends the server")
+
+
+@pytest.mark.points(3)
 def test_max_clients_then_exit(lab):
     """`echo_server 0 2` serves two clients, closes everything and exits 0"""
     server, port = lab.start_server(lab.server, 0, 2)
@@ -365,7 +450,7 @@ def test_max_clients_then_exit(lab):
                                        "listening socket and return 0")
 
 
-@pytest.mark.points(4)
+@pytest.mark.points(3)
 def test_stops_on_sigint_even_while_serving(lab):
     """SIGINT stops the server with exit 0, when idle and in the middle of a session"""
     for busy in (False, True):
@@ -391,7 +476,7 @@ def test_server_usage_errors(lab):
         [], ["80x"], ["+80"], ["70000"], ["0", "0"], ["0", "x"], ["0", "1", "2"]))
 
 
-@pytest.mark.points(5)
+@pytest.mark.points(4)
 @pytest.mark.deadline(30)
 def test_server_valgrind_clean(lab):
     """under Valgrind, a server that echoes two clients: no error, no leak, no descriptor left"""
@@ -466,7 +551,7 @@ def test_client_echoes_lines(lab):
     expect_client_output(lab, data, data, show(data))
 
 
-@pytest.mark.points(5)
+@pytest.mark.points(4)
 @pytest.mark.deadline(20)
 def test_client_long_and_binary_lines(lab):
     """stdout equals stdin byte for byte: 200 lines, a 100 KB line, NUL bytes, a last line without newline"""
@@ -479,7 +564,7 @@ def test_client_long_and_binary_lines(lab):
                                           "without newline")
 
 
-@pytest.mark.points(5)
+@pytest.mark.points(4)
 def test_client_reassembles_fragmented_echo(lab):
     """the echo arriving 3 bytes at a time, late (and reads capped at 5 bytes), is printed whole"""
     data = b"a line that comes back in many pieces\nand another one\n"
@@ -499,6 +584,69 @@ def test_client_quits_on_q(lab):
                  expected='the server receives only "before\\n"', got=show(bytes(fake.received)),
                  hint="compare the whole line with \"q\\n\" / \"Q\\n\" before sending it; stop there")
         expect_client_output(lab, data, b"before\n", show(data))
+
+
+@pytest.mark.points(2)
+def test_client_sends_lines_that_only_start_like_q(lab):
+    """lines that start like `q` but are not exactly `q` or `Q` (`quit`, `q `, `qq`, `Q!`) are sent"""
+    data = b"quit\nq \nqq\nQ!\nq\0\nQuestion\nlast\n"
+    client, fake = run_client(lab, data)
+    out, status, sent = client.out(), client.poll(), bytes(fake.received)
+    if sent == data and out == data and status == 0:
+        return
+    hint = None
+    if status == 0 and data.startswith(sent) and data[len(sent):][:1] in (b"q", b"Q") \
+            and (not sent or sent.endswith(b"\n")):
+        stopped = data[len(sent):].split(b"\n", 1)[0] + b"\n"
+        hint = (f"the client stopped at the line {show(stopped)}: only a line that is exactly "
+                "\"q\\n\" or \"Q\\n\" (or a last line \"q\"/\"Q\") ends the session; compare the whole "
+                "line and its length, not its first character")
+    fail(f"ran `{client.shown}` against an echo server, with {show(data)} on stdin",
+         expected="every line sent and echoed, exit status 0",
+         got=f"the server received {show(sent)}; stdout {show(out)}; {proc.describe_status(status)}",
+         stderr=client.err(), hint=hint)
+
+
+FIRST, SECOND = b"first line\n", b"second\n"
+
+
+def answers_ahead(conn, server):
+    """A fake server that, on the first line, sends its echo AND the next line's echo at once,
+    before the client has sent that next line; then hangs up once the next line came."""
+    data = bytearray()
+    while len(data) < len(FIRST):
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        data += chunk
+    conn.sendall(FIRST + SECOND)  # misbehaving on purpose: the second echo comes early
+    while len(data) < len(FIRST + SECOND):
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    server.received += data
+
+
+@pytest.mark.points(2)
+def test_client_reads_no_more_than_it_is_owed(lab):
+    """the client never reads past the echo it is owed: a next echo that comes early waits for its line"""
+    data = FIRST + SECOND
+    client, fake = run_client(lab, data, handler=answers_ahead)
+    out, status = client.out(), client.poll()
+    if out == data and status == 0:
+        return
+    hint = None
+    if out.startswith(data) and status != 0:
+        hint = ("the client took the second line's echo with the first one: ask read() for at "
+                "most the bytes this line still owes (len - got), never a whole buffer, so no "
+                "byte of a later echo is taken early")
+    fail(f"ran `{client.shown}` with {show(data)} on stdin, against a server that answers the "
+         f"first line with {show(FIRST + SECOND)} (the second echo early) and hangs up after "
+         "the second line",
+         expected=f"stdout {show(data)}, exit status 0 (each line's echo read when it is owed)",
+         got=f"stdout {show(out)}; {proc.describe_status(status)}",
+         stderr=client.err(), hint=hint)
 
 
 def close_after_first_bytes(conn, server):
@@ -537,10 +685,10 @@ def test_client_connection_refused(lab):
 
 @pytest.mark.points(2)
 def test_client_usage_errors(lab):
-    """wrong argument counts and bad ports are usage errors (exit 2)"""
+    """wrong argument counts, bad ports and a host that cannot be resolved are usage errors (exit 2)"""
     common.expect_usage_errors(lab, lab.client, (
         [], ["127.0.0.1"], ["127.0.0.1", "80x"], ["127.0.0.1", "99999"],
-        ["127.0.0.1", "80", "extra"]))
+        ["127.0.0.1", "80", "extra"], ["bad host!", "80"]))
 
 
 @pytest.mark.points(3)

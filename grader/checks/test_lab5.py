@@ -171,7 +171,7 @@ def test_server_log_line(lab):
                  expected=want, got="\n".join(lines[:3]) or "(no line)", hint=hint)
 
 
-@pytest.mark.points(10)
+@pytest.mark.points(7)
 def test_all_256_byte_values(lab):
     """every byte value goes through: only a-z change, NUL and 0x80-0xFF stay as they are"""
     server, port = start_server(lab)
@@ -197,7 +197,7 @@ def test_empty_datagram(lab):
         expect_reply(server, port, peer, b"still there?", "then sent \"still there?\"")
 
 
-@pytest.mark.points(7)
+@pytest.mark.points(6)
 def test_largest_datagram(lab):
     """a 65507-byte datagram (the largest) is answered whole"""
     server, port = start_server(lab)
@@ -218,7 +218,7 @@ def test_largest_datagram(lab):
                  stderr=server.err(), hint=hint)
 
 
-@pytest.mark.points(6)
+@pytest.mark.points(5)
 def test_two_clients_interleaved(lab):
     """two clients sending in turn each get their own replies, and only theirs"""
     server, port = start_server(lab)
@@ -276,6 +276,32 @@ def test_max_datagrams_then_exit(lab):
         fail(f"`{server.shown}` exited", expected=f"UDP port {port} free again",
              got="it is still bound", hint="close() the socket before exiting")
 
+
+
+@pytest.mark.points(3)
+def test_server_port_in_use(lab):
+    """on a port that is taken: `bind: Address already in use` and exit 1"""
+    common.expect_port_in_use(lab, SERVER, net.UdpPeer, b"bind: ")
+
+
+@pytest.mark.points(4)
+def test_sendto_error_is_not_fatal(lab):
+    """a sendto() that fails is reported on stderr, and the server answers the next datagram"""
+    did = ("started `udp_upper_server 0` with its first sendto() failing with ENOBUFS (strace -e "
+           "inject), then sent it two datagrams")
+
+    def serve(port, server):
+        with net.UdpPeer() as peer:
+            peer.send(port, b"lost")
+            server.wait_line(r"datagram from .*", timing.seconds(3), start=1)
+            peer.send(port, b"second")
+            got = peer.recv(3)
+        if got is None or got[0] != b"SECOND":
+            raise AssertionError("no reply to the second datagram")
+    common.expect_survives_injected_error(
+        lab, SERVER, "sendto", "ENOBUFS", "sendto: No buffer space available", did, serve,
+        hint="a sendto() that fails costs that one reply only: report it (perror(\"sendto\")) and "
+             "go on with the next datagram; only a failure of recvfrom() on the socket ends the server")
 
 
 @pytest.mark.points(4)
@@ -491,7 +517,7 @@ def client_output_hint(want, out, sent, expected_sent):
     return "print each reply exactly as received, followed by one newline, and flush stdout"
 
 
-@pytest.mark.points(8)
+@pytest.mark.points(6)
 def test_client_uppercases_lines(lab):
     """each stdin line goes as one datagram without its newline; each reply is printed + newline"""
     lines = [b"hello", b"", b"Mixed Case 123 z\xe9\0nul", b"last line without newline"]
@@ -538,7 +564,7 @@ def answer_second_try(fake, data, addr):
         fake.reply(addr, upper(data))
 
 
-@pytest.mark.points(6)
+@pytest.mark.points(5)
 def test_client_retries(lab, early):
     """when the first datagram is lost (no reply), the client sends it again and prints the reply"""
     with early_run(lab, early, "test_client_retries") as run:
@@ -560,7 +586,7 @@ def test_client_retries(lab, early):
                               "a reply came)"))
 
 
-@pytest.mark.points(6)
+@pytest.mark.points(5)
 def test_client_gives_up(lab, early):
     """with nobody answering: 3 tries of about 1 s, then `no reply from HOST:PORT` and exit 1"""
     with early_run(lab, early, "test_client_gives_up") as run:
@@ -605,7 +631,7 @@ def reply_from_elsewhere_first(fake, data, addr):
     fake.reply(addr, upper(data))
 
 
-@pytest.mark.points(6)
+@pytest.mark.points(5)
 def test_client_ignores_other_senders(lab):
     """a datagram from another port than the server's is ignored; only the server's reply is printed"""
     data = b"hello\nworld\n"
@@ -625,11 +651,27 @@ def test_client_ignores_other_senders(lab):
 
 
 @pytest.mark.points(3)
+def test_client_socket_failure_reported(lab):
+    """when socket() fails (EMFILE injected with strace) the client prints the perror line and exits 1"""
+    client, status = common.run_with_failing_call(
+        lab, CLIENT, ["127.0.0.1", net.free_port(socket.SOCK_DGRAM)], "socket", "EMFILE", b"hello\n")
+    err = client.err()
+    if b"socket: Too many open files" in err.splitlines() and status == 1:
+        return
+    hint = "check socket()'s return value; on -1 perror(\"socket\") and return 1"
+    if b"socket: Too many open files" in err.splitlines():
+        hint = "a failed call is a run-time failure: exit status 1"
+    fail(f"ran `{client.shown}` with socket() made to fail with EMFILE (strace -e inject)",
+         expected="stderr `socket: Too many open files` and exit status 1",
+         got=f"{proc.describe_status(status)}; stderr {show(err)}", hint=hint)
+
+
+@pytest.mark.points(3)
 def test_client_usage_errors(lab):
-    """wrong argument counts and bad ports are usage errors (exit 2)"""
+    """wrong argument counts, bad ports and a host that cannot be resolved are usage errors (exit 2)"""
     common.expect_usage_errors(lab, CLIENT, (
         [], ["127.0.0.1"], ["127.0.0.1", "80x"], ["127.0.0.1", "99999"],
-        ["127.0.0.1", "80", "extra"]))
+        ["127.0.0.1", "80", "extra"], ["bad host!", "80"]))
 
 
 @pytest.mark.points(4)

@@ -1,5 +1,6 @@
 """Checks that every lab shares: a warning-free build, Valgrind, usage errors, stdout flushing."""
 from . import lab as lablib, proc, timing, valgrind
+from .lab import stderr_hint
 from .report import fail, show
 
 
@@ -131,3 +132,66 @@ def expect_clean_stop(program, sig, did, hint):
     if status != 0:
         fail(did, expected="exit status 0 (a clean stop)", got=proc.describe_status(status),
              stderr=program.err(), hint=hint)
+
+
+def expect_port_in_use(lab, name, hold, bind_error):
+    """``name PORT`` on a port that ``hold`` (a context manager with ``.port``) keeps taken
+    must print the failing call's line ``bind_error`` on stderr and exit 1."""
+    with hold() as held:
+        program = lab.start(name, held.port)
+        program.close_stdin()
+        status = program.wait(timing.seconds(5))
+        if status is None:
+            program.kill()
+    err, out = program.err(), program.out()
+    if status == 1 and any(line.rstrip(b"\r").startswith(bind_error) for line in err.splitlines()):
+        return
+    hint = None
+    if status is None or out:
+        hint = (f"bind() failed and the program went on (it printed {show(out)}): check bind()'s "
+                "return value; on -1 report it (perror(\"bind\")), close the socket and return 1")
+    elif status != 1:
+        hint = "a failing set-up call is a run-time failure: return 1 (2 is for usage errors)"
+    elif not stderr_hint(err):
+        hint = ("report the failed call as perror(\"bind\") does: a stderr line that starts with "
+                "the call's name")
+    fail(f"ran `{name} {held.port}` on a port another program already holds",
+         expected=f"stderr `{bind_error.decode()}...` and exit status 1",
+         got=f"{proc.describe_status(status)}; stdout {show(out)}; stderr {show(err)}",
+         hint=hint, stderr=None if hint else err)
+
+
+def expect_survives_injected_error(lab, name, calls, error, line, did, serve, hint):
+    """Start server ``name 0`` under strace with its first ``calls`` failing with ``error``
+    (``strace -e inject``); it must print ``line`` on stderr and still serve: ``serve(port,
+    server)`` talks to it (and fails the check if it is not served)."""
+    log = lab.log_path("strace-inject")
+    server, port = lab.start_server(name, 0, strace_log=log, strace_trace=calls,
+                                    strace_inject=f"{calls}:error={error}:when=1")
+    try:
+        serve(port, server)
+    except (OSError, AssertionError):
+        status = server.wait(timing.seconds(1))
+        if status is None:
+            raise
+        fail(did, expected=f"`{line}` on stderr, and the server goes on",
+             got=f"the server ended: {proc.describe_status(status)}", stderr=server.err(),
+             hint=hint)
+    if server.poll() is not None or line.encode() not in server.err():
+        fail(did, expected=f"`{line}` on stderr, and the server goes on",
+             got=f"{proc.describe_status(server.poll())}; stderr {show(server.err())}",
+             hint=hint if server.poll() is not None else
+             "report the failed call on stderr (perror), then go on")
+
+
+def run_with_failing_call(lab, name, args, call, error, data=b""):
+    """Run ``name args`` under strace with every ``call`` failing with ``error`` (``strace -e
+    inject``) and ``data`` on stdin; return (program, exit status or None)."""
+    log = lab.log_path(f"strace-{call}")
+    program = lab.start(name, *args, strace_log=log, strace_trace=call,
+                        strace_inject=f"{call}:error={error}")
+    program.feed(data)
+    status = program.wait(timing.seconds(5))
+    if status is None:
+        program.kill()
+    return program, status
