@@ -3,7 +3,7 @@
 #
 #   tools/setup.sh [GROUP...]     groups: core windows docs all (default: all)
 #
-# core     C compiler, make, Python 3 with pytest, Valgrind, strace   (labs 1-5, make test)
+# core     C compiler, make, Python 3 with pytest, Valgrind, strace   (labs 1-5, 7, make test)
 # windows  mingw-w64 cross compiler and Wine                           (lab 6)
 # docs     Doxygen and Graphviz                                        (make docs)
 #

@@ -35,8 +35,8 @@ import subprocess
 import pytest
 
 import test_lab4 as lab4
-from harness import net, proc, timing
-from harness.report import CheckFailed, fail, first_difference, show
+from harness import common, net, proc, timing
+from harness.report import fail, first_difference, show
 
 pytestmark = pytest.mark.lab6
 
@@ -60,23 +60,8 @@ def winsock_words(text):
 
 
 def reuse(check, points):
-    """Lab 4's ``check``, run against lab 6's programs, worth ``points``.
-
-    Its name, its title (in Winsock words) and its deadline are lab 4's; its failures
-    are translated the same way.
-    """
-    def run(lab):
-        try:
-            check(lab)
-        except CheckFailed as exc:
-            exc.did, exc.expected, exc.hint = map(winsock_words, (exc.did, exc.expected, exc.hint))
-            raise
-    run.__name__ = check.__name__
-    run.__qualname__ = check.__name__
-    run.__doc__ = winsock_words(check.__doc__)
-    run.__module__ = __name__
-    run.pytestmark = [m for m in getattr(check, "pytestmark", []) if m.name == "deadline"]
-    return pytest.mark.points(points)(run)
+    """Lab 4's ``check``, run against lab 6's programs, worth ``points``, in Winsock words."""
+    return common.reuse(check, points, __name__, winsock_words)
 
 
 # -- lab 4's checks, on Winsock ------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Checks that every lab shares: a warning-free build, Valgrind, usage errors, stdout flushing."""
 from . import lab as lablib, proc, timing, valgrind
 from .lab import stderr_hint
-from .report import fail, show
+from .report import CheckFailed, fail, show
 
 
 def no_warnings(lab, names):
@@ -132,6 +132,31 @@ def expect_clean_stop(program, sig, did, hint):
     if status != 0:
         fail(did, expected="exit status 0 (a clean stop)", got=proc.describe_status(status),
              stderr=program.err(), hint=hint)
+
+
+def reuse(check, points, module, words=None):
+    """Another lab's ``check``, run against this lab's programs, worth ``points``.
+
+    Lab 6 runs lab 4's behaviour checks against its Winsock programs, lab 7 against its
+    forking server.  The check keeps its name, its title and its deadline; it is collected
+    in ``module`` (the lab that reuses it); ``words`` (text -> text), when given, rewrites its
+    title and its failures' did/expected/hint (lab 6: POSIX names in Winsock's words).
+    """
+    import pytest
+    words = words or (lambda text: text)
+
+    def run(lab):
+        try:
+            check(lab)
+        except CheckFailed as exc:
+            exc.did, exc.expected, exc.hint = map(words, (exc.did, exc.expected, exc.hint))
+            raise
+    run.__name__ = check.__name__
+    run.__qualname__ = check.__name__
+    run.__doc__ = words(check.__doc__)
+    run.__module__ = module
+    run.pytestmark = [m for m in getattr(check, "pytestmark", []) if m.name == "deadline"]
+    return pytest.mark.points(points)(run)
 
 
 def expect_port_in_use(lab, name, hold, bind_error):

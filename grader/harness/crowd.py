@@ -8,12 +8,13 @@ Clients
         ``count`` :class:`StalledClient` s: each connects and then sends nothing (or only
         ``partial``, half a line) and never reads.  They hold the server the way a slow or
         malicious client does.  ``close()`` each (or :func:`close_all`) when done.
-    :func:`crowd` ``(port, messages, timeout)``
-        one client per message, all connected at once and driven by one selector in the
+    :func:`crowd` ``(port, messages, timeout, together=False)``
+        one client per message, all started at once and driven by one selector in the
         calling thread (no thread per client): each connects, sends its message, half-closes
-        and reads until end of file.  Returns a list of :class:`Visit` (what each sent, got,
-        when, and how it ended), in the order of ``messages``.  ``expect_echoes`` reports the
-        first client whose echo differs.
+        and reads until end of file.  With ``together``, all are connected at the same time
+        and none half-closes before every one has its echo.  Returns a list of
+        :class:`Visit` (what each sent, got, when, and how it ended), in the order of
+        ``messages``; ``visit.echoed`` is True when it got its message back, then end of file.
     :func:`served_within` ``(port, data, timeout)``
         one client, timed from the moment its connection is complete: sends ``data``, returns
         ``(seconds until the whole echo came, bytes got)``.  The clock starts when connect()
@@ -97,6 +98,7 @@ class Visit:
         self.error = None          # an OSError's text: refused, reset...
         self.local_port = None
         self.sock = None
+        self.stage = "none"        # connect, ready, send, echo, hold, eof, done
         self._sent = 0
 
     @property
@@ -108,9 +110,13 @@ class Visit:
                 f"eof={self.eof}, error={self.error})")
 
 
-def crowd(port, messages, timeout=10.0):
+def crowd(port, messages, timeout=10.0, together=False):
     """Connect one client per message at once; each sends its message, half-closes its side
     and reads until end of file.  One selector drives them all.  Returns the :class:`Visit` s.
+
+    ``together``: every client is connected at the same time.  They send only once all of
+    them are connected, read their whole echo, and half-close only once every client has
+    its echo: a server that serves one client at a time never gets past the first.
 
     A client that has not finished by the deadline is left as it is (``eof`` False); every
     socket is closed before this returns.
@@ -119,7 +125,6 @@ def crowd(port, messages, timeout=10.0):
     selector = selectors.DefaultSelector()
     start = time.monotonic()
     deadline = timing.Deadline(timing.seconds(timeout))
-    open_ = 0
     try:
         for visit in visits:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -130,57 +135,95 @@ def crowd(port, messages, timeout=10.0):
                 sock.close()
                 continue
             visit.sock = sock
+            visit.stage = "connect"
             selector.register(sock, selectors.EVENT_WRITE, visit)
-            open_ += 1
-        while open_ and not deadline.expired():
+        while not deadline.expired():
+            stages = {v.stage for v in visits if v.sock is not None}
+            if together and stages and stages <= {"ready", "hold"}:
+                _advance(visits, selector, "ready", "send", selectors.EVENT_WRITE)
+                _advance(visits, selector, "hold", "eof", selectors.EVENT_READ, shutdown=True)
+                continue
+            if not selector.get_map():
+                break
             for key, events in selector.select(min(0.1, deadline.left())):
-                visit = key.data
-                if not _step(visit, events, selector, start):
-                    selector.unregister(visit.sock)
-                    visit.sock.close()
-                    visit.done_at = time.monotonic() - start
-                    open_ -= 1
+                _step(key.data, events, selector, start, together)
     finally:
         for visit in visits:
-            if visit.sock is not None and visit.sock.fileno() >= 0:
-                try:
-                    selector.unregister(visit.sock)
-                except (KeyError, ValueError):
-                    pass
-                visit.sock.close()
+            if visit.sock is not None:
+                visit.done_at = visit.done_at or time.monotonic() - start
+                _close(visit, selector)
         selector.close()
     return visits
 
 
-def _step(visit, events, selector, start):
-    """Advance one client; False once it is finished (end of file, or an error)."""
+def _advance(visits, selector, old, new, events, shutdown=False):
+    """Move every client in stage ``old`` to ``new``, watching ``events``."""
+    for visit in visits:
+        if visit.sock is not None and visit.stage == old:
+            visit.stage = new
+            try:
+                if shutdown:
+                    visit.sock.shutdown(socket.SHUT_WR)
+                selector.register(visit.sock, events, visit)
+            except OSError as exc:
+                visit.error = exc.strerror or str(exc)
+                _close(visit, selector)
+
+
+def _close(visit, selector):
+    try:
+        selector.unregister(visit.sock)
+    except (KeyError, ValueError):
+        pass
+    visit.sock.close()
+    visit.sock = None
+    visit.stage = "done"
+
+
+def _step(visit, events, selector, start, together):
+    """Advance one client by what its socket is ready for."""
     sock = visit.sock
     try:
-        if visit.connected_at is None:
+        if visit.stage == "connect":
             code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if code:
                 visit.error = os.strerror(code)
-                return False
+                _close(visit, selector)
+                return
             visit.connected_at = time.monotonic() - start
             visit.local_port = sock.getsockname()[1]
-        if events & selectors.EVENT_WRITE and visit._sent < len(visit.message):
-            visit._sent += sock.send(visit.message[visit._sent:visit._sent + 65536])
-        if visit._sent >= len(visit.message) and events & selectors.EVENT_WRITE:
-            sock.shutdown(socket.SHUT_WR)
-            selector.modify(sock, selectors.EVENT_READ, visit)
-            return True
-        if events & selectors.EVENT_READ:
-            chunk = sock.recv(65536)
-            if not chunk:
-                visit.eof = True
-                return False
-            visit.received += chunk
-        return True
+            visit.stage = "send"
+            if together:
+                selector.unregister(sock)
+                visit.stage = "ready"
+                return
+        if visit.stage == "send":
+            if visit._sent < len(visit.message):
+                visit._sent += sock.send(visit.message[visit._sent:visit._sent + 65536])
+            if visit._sent >= len(visit.message):
+                if together:
+                    visit.stage = "echo"
+                else:
+                    sock.shutdown(socket.SHUT_WR)
+                    visit.stage = "eof"
+                selector.modify(sock, selectors.EVENT_READ, visit)
+            return
+        chunk = sock.recv(65536)
+        if not chunk:
+            visit.eof = True
+            visit.done_at = time.monotonic() - start
+            _close(visit, selector)
+            return
+        visit.received += chunk
+        if visit.stage == "echo" and len(visit.received) >= len(visit.message):
+            selector.unregister(sock)
+            visit.stage = "hold"
     except BlockingIOError:
-        return True
+        return
     except OSError as exc:
         visit.error = exc.strerror or str(exc)
-        return False
+        visit.done_at = time.monotonic() - start
+        _close(visit, selector)
 
 
 def served_within(port, data, timeout):

@@ -16,12 +16,6 @@ from .report import fail, show
 
 ROOT = build.ROOT
 
-#: Limits a lab raises above sandbox.LIMITS under run_all: lab 7 forks a child per client
-#: (its checks hold 110 clients at once), so its user may have more processes than 48;
-#: lab 9 runs a thread per client, and each thread counts as a process of its user and
-#: maps an 8 MiB stack (private memory, which the data limit counts).
-LAB_LIMITS = {7: {"nproc": 160}, 9: {"nproc": 256, "data": 4 << 30}}
-
 #: How long a program may take to print its ready line (seconds, before scaling).
 READY = 3.0
 READY_VALGRIND = 10.0
@@ -155,7 +149,7 @@ class Lab:
                 prefix = list(valgrind.ARGS)
         elif strace_log:
             prefix = strace.argv(strace_log, strace_trace, strace_inject)
-        prefix = sandbox.prefix(LAB_LIMITS.get(self.number), early=early) + prefix  # grader/run_all: limits, own user (else empty)
+        prefix = sandbox.prefix(dict(self.spec.limits), early=early) + prefix  # grader/run_all: limits, own user (else empty)
         return proc.Program(prefix + [binary] + args, shown, sandbox.minimal_env(extra), stdin,
                             str(self.out), bool(use_valgrind))
 

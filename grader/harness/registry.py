@@ -9,8 +9,7 @@ own tests and ``tools/dist.py``.  Nothing else writes a lab list out.
 Adding a lab is one entry here (plus its files: see CONTRIBUTING.md, "How to add a
 lab")::
 
-    LabSpec(7, "process per client", ("fork_server", "fork_client"), cost=3.0),
-    LabSpec(7, "a process per client", ("fork_echo_server",), cost=3.0),
+    LabSpec(8, "one process, every socket", ("chat_server", "chat_client"), cost=3.0),
     LabSpec(9, "thread per client", ("thread_chat_server",), cost=3.0, ldlibs=("-pthread",)),
 
 Fields (only the first three are required):
@@ -25,6 +24,9 @@ Fields (only the first three are required):
 ``cflags``   compiler flags added to the contract's (``-std=c11 -Wall -Wextra -g``)
 ``ldlibs``   libraries added at the end of the link (``-lws2_32``, ``-pthread``)
 ``setup``    the groups of ``tools/setup.sh`` its grading needs (``core`` always)
+``limits``   ``prlimit`` limits raised above ``sandbox.LIMITS`` for its programs under
+             ``grader/run_all``, as (name, value) pairs: lab 7 forks a child per client and
+             its checks hold 100 clients at once, so its user may run 160 processes, not 48
 
 Run as a program (stdlib only, any Python 3), it answers the Makefile::
 
@@ -48,6 +50,7 @@ class LabSpec:
     cflags: tuple = ()
     ldlibs: tuple = ()
     setup: tuple = ("core",)
+    limits: tuple = ()
 
     @property
     def name(self):
@@ -69,9 +72,12 @@ LABS = {spec.number: spec for spec in (
     LabSpec(5, "UDP uppercase", ("udp_upper_server", "udp_upper_client"), cost=3.0),
     LabSpec(6, "Winsock port", ("echo_server_win", "echo_client_win"), windows=True, cost=4.5,
             ldlibs=("-lws2_32",), setup=("core", "windows")),
-    LabSpec(7, "a process per client", ("fork_echo_server",), cost=3.0),
+    LabSpec(7, "a process per client", ("fork_echo_server",), cost=2.5, limits=(("nproc", 160),)),
     LabSpec(8, "chat server with poll", ("chat_server", "chat_client"), cost=3.0),
-    LabSpec(9, "thread per client", ("thread_chat_server",), cost=6.0, ldlibs=("-pthread",)),
+    # A thread per client: each counts as a process of its user, and maps an 8 MiB stack
+    # (private memory, which the data limit counts).
+    LabSpec(9, "thread per client", ("thread_chat_server",), cost=6.0, ldlibs=("-pthread",),
+            limits=(("nproc", 256), ("data", 4 << 30))),
 )}
 
 #: A lab's name (``lab12``) in a marker, a folder or a module name: the number, whole.

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.skipif(shutil.which("doxygen") is None or shutil.which(
 
 CHAPTERS = ["ch_client_server", "ch_sockets", "ch_addresses", "ch_byte_order", "ch_tcp_server",
             "ch_tcp_client", "ch_streams", "ch_echo_server", "ch_tcp_udp", "ch_udp",
-            "ch_protocols", "ch_winsock"]
+            "ch_protocols", "ch_winsock", "ch_processes"]
 PAGES = ["index", "tutorial", "labs", "glossary", "contributing"] + CHAPTERS
 # Each topic the issue asks for, and the section (anchor) of the chapter that teaches it.
 TOPICS = {
@@ -55,6 +55,9 @@ TOPICS = {
     "UDP truncation": ("ch_udp", "udp_truncation"),
     "application protocol, framing": ("ch_protocols", "pr_framing"),
     "Winsock differences": ("ch_winsock", "ws_same"),
+    "a process per client, fork": ("ch_processes", "proc_fork"),
+    "who closes which socket": ("ch_processes", "proc_sockets"),
+    "zombies, SIGCHLD and waitpid": ("ch_processes", "proc_zombies"),
 }
 LABS = [n for n in REGISTRY if (ROOT / "labs" / f"lab{n}" / "README.md").exists()]
 

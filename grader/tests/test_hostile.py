@@ -15,6 +15,17 @@ lab 3's programs.
   score what the solution scores: their mischief did not work;
 - no connection reaches the port this test opens on the machine's own loopback;
 - every run ends in bounded time, with nothing of any submission left running.
+
+Lab 7's programs fork on purpose, one child per client, so lab 7 runs with a higher process
+limit (its registry entry's ``limits``).  A class of the lab 7 solution and of a lab 7 fork
+bomb (the solution with hostile/fork_bomb.c appended), each with the reference lab 3, is
+graded with --jobs 2 on four lab 7 checks that hold many processes at once (100 clients
+among them) and the lab 3 checks above, and the solution alone once more:
+
+- the solution scores full marks on them beside the bomb as alone: its 101 processes fit
+  its limit, and the bomb does not take its room or its time;
+- the bomb scores 0 on lab 7 and full marks on its own lab 3: it is contained in its lab's
+  grading, and ends with it.
 """
 import csv
 import io
@@ -35,7 +46,7 @@ HOSTILE = GRADER / "tests" / "hostile"
 CHECKS = "greets_a_client or connection_line or client_reads_until_end_of_file"
 #: Lab 5's checks whose clients start with the grading (grader/checks/test_lab5.py EARLY).
 EARLY_CHECKS = "client_retries or client_gives_up or client_valgrind_clean"
-FULL = 25.0  # the points of those three checks
+FULL = 21.0  # the points of those three checks (8 + 5 + 8 since the checks branch)
 MISBEHAVE_FIRST = ["allocate", "flood", "fork_bomb", "spin"]
 BEHAVE_AFTER = ["daemon", "escape", "kill_parent", "port_hog", "read_solutions"]
 MUTANTS = ["peer_port_no_ntohs", "sends_whole_buffer", "single_read"]
@@ -136,18 +147,23 @@ def leftovers(marker):
     return found
 
 
-def grade(roster, out):
+def run_class(roster, out, labs, checks):
+    """Grade ``roster``'s ``labs`` (``"3,5"``) on ``checks`` with run_all --jobs 2; return the
+    gradebook's text and the run's seconds."""
     started = time.monotonic()
     proc = subprocess.run([str(GRADER / "run_all"), "--roster", str(roster),
-                           "--labs", "3,5", "--jobs", "2", "--checks", f"{CHECKS} or {EARLY_CHECKS}",
-                           "--out", str(out)],
+                           "--labs", labs, "--jobs", "2", "--checks", checks, "--out", str(out)],
                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           timeout=600)
     seconds = time.monotonic() - started
     assert proc.returncode == 0, proc.stdout + proc.stderr
     if "isolation: network, pid and mount namespaces" not in proc.stderr:
         pytest.skip("namespaces are not available on this machine: " + proc.stderr)
-    book = (out / "gradebook.csv").read_text()
+    return (out / "gradebook.csv").read_text(), seconds
+
+
+def grade(roster, out):
+    book, seconds = run_class(roster, out, "3,5", f"{CHECKS} or {EARLY_CHECKS}")
     return ({r["student"]: float(r["lab3"]) for r in csv.DictReader(io.StringIO(book))}, book,
             seconds, out)
 
@@ -216,6 +232,57 @@ def test_reasons_are_readable(runs, name):
     assert "lab 3: " in report
     if name in MISBEHAVE_FIRST:
         assert "FAIL greets_a_client" in report and "expected:" in report and "got:" in report
+
+
+#: Lab 7's checks that hold the most processes (the 100 clients at once among them).
+LAB7_CHECKS = ("stalled_clients_do_not_delay_another or 100_clients_at_once or "
+               "no_zombie_after_clients_leave or stop_signal_ends_every_process")
+LAB7_FULL = 32.0  # their points
+
+
+def build_lab7_roster(root, bomb=True):
+    """The lab 7 solution and, with ``bomb``, a lab 7 fork bomb; each with the lab 3 solution."""
+    members = {"solution7": ""}
+    if bomb:
+        members["fork_bomb7"] = "\n" + (HOSTILE / "fork_bomb.c").read_text()
+    for name, snippet in members.items():
+        shutil.copytree(ROOT / "solutions" / "lab3", root / name / "lab3")
+        shutil.copytree(ROOT / "solutions" / "lab7", root / name / "lab7")
+        server = root / name / "lab7" / "fork_echo_server.c"
+        server.write_text(server.read_text() + snippet)
+    return root
+
+
+def grade_lab7(roster, out):
+    book, seconds = run_class(roster, out, "3,7", f"{CHECKS} or {LAB7_CHECKS}")
+    rows = {r["student"]: (float(r["lab3"]), float(r["lab7"])) for r in csv.DictReader(io.StringIO(book))}
+    return rows, seconds, out
+
+
+@pytest.fixture(scope="module")
+def lab7_runs(tmp_path_factory):
+    beside = grade_lab7(build_lab7_roster(tmp_path_factory.mktemp("lab7")),
+                        tmp_path_factory.mktemp("lab7_out"))
+    left = leftovers("sockets-lab-run-")
+    alone = grade_lab7(build_lab7_roster(tmp_path_factory.mktemp("lab7_alone"), bomb=False),
+                       tmp_path_factory.mktemp("lab7_alone_out"))
+    return {"beside": beside, "alone": alone, "left": left}
+
+
+def test_lab7_forks_within_its_limits_beside_a_fork_bomb(lab7_runs):
+    """The lab 7 solution (101 processes at once) scores the same beside a fork bomb as alone."""
+    assert lab7_runs["alone"][0]["solution7"] == (FULL, LAB7_FULL)
+    assert lab7_runs["beside"][0]["solution7"] == (FULL, LAB7_FULL)
+
+
+def test_lab7_fork_bomb_is_contained(lab7_runs):
+    """The bomb fails its own lab 7 only, readably, and nothing of it outlives the run."""
+    assert lab7_runs["beside"][0]["fork_bomb7"] == (FULL, 0.0)
+    assert lab7_runs["left"] == []
+    assert lab7_runs["beside"][1] < 240, f"the run took {lab7_runs['beside'][1]:.0f} s"
+    report = (lab7_runs["beside"][2] / "fork_bomb7" / "report.txt").read_text()
+    assert "internal error" not in report and "Traceback" not in report
+    assert "lab 7: " in report and "expected:" in report
 
 
 def test_read_solutions_hostile_can_read_them_outside_the_sandbox(tmp_path):
