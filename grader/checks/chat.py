@@ -16,11 +16,13 @@ never by a fixed sleep.
 """
 import re
 import signal
+import socket
 import threading
+import time
 
 import pytest
 
-from harness import common, net, proc, timing
+from harness import common, crowd, net, proc, timing
 from harness.chat import Room
 from harness.lab import stderr_hint, stop_server
 from harness.report import fail, show
@@ -95,9 +97,22 @@ def join(server, room, count, timeout=3.0, stalled=None, **kw):
     return members
 
 
+def name_of(client):
+    """``IP:PORT`` of a grader's client as the server sees it (a Participant, a stalled one)."""
+    return f"{net.HOST}:{client.local_port if hasattr(client, 'local_port') else client.port}"
+
+
+class StandIn:
+    """A client the room does not play (a stalled one), named for :func:`diagnose`."""
+
+    def __init__(self, client):
+        self.port = client.local_port
+        self.name = name_of(client)
+
+
 def expect_joined(server, members, timeout=3.0, stalled=None):
     """Wait until the server printed `connection from NAME` for each of ``members``."""
-    want = {f"connection from {p.name}" for p in members}
+    want = {f"connection from {name_of(p)}" for p in members}
 
     def all_there(data):
         return want <= set(data.decode("utf-8", "replace").splitlines())
@@ -106,7 +121,7 @@ def expect_joined(server, members, timeout=3.0, stalled=None):
         mine = [line for line in seen if line in want]
         fail(f"connected {len(members)} client(s) to `{server.shown}`",
              expected=f"`connection from IP:PORT` for each, within {timeout:g} s "
-                      f"(first: `connection from {members[0].name}`)",
+                      f"(first: `connection from {name_of(members[0])}`)",
              got=f"{len(mine)} of them" + (f"; its last such line: {show(seen[-1])}"
                                             if seen and len(mine) < len(seen) else ""),
              stderr=server.err(),
@@ -121,8 +136,8 @@ def joined_hint(server, members, seen, mine):
     if server.poll() is not None:
         return f"the server ended ({proc.describe_status(server.poll())}) instead of serving"
     ports = {int(line.rsplit(":", 1)[1]) for line in seen if line.rsplit(":", 1)[-1].isdigit()}
-    if ports and not ports & {p.port for p in members} and ports & {net.swapped(p.port)
-                                                                     for p in members}:
+    mine_ports = {int(name_of(p).rsplit(":", 1)[1]) for p in members}
+    if ports and not ports & mine_ports and ports & {net.swapped(p) for p in mine_ports}:
         return "the client's port is byte-swapped: print ntohs(addr.sin_port)"
     if mine and len(mine) < len(members):
         return (f"the server took only {len(mine)} of the {len(members)} clients: keep accepting "
@@ -321,6 +336,7 @@ def one_order_for_everyone(lab):
 def hundred_clients(lab):
     """100 clients at once (a backlog of SOMAXCONN): a line from one reaches the other 99"""
     server, room = start(lab)
+    idle = len(crowd.tree(server.pid).root.sockets())  # its listening socket
     with room:
         backlog = net.listen_backlog(room.port)
         if backlog is not None and backlog < 100:
@@ -340,30 +356,50 @@ def hundred_clients(lab):
                  got=f"{len(got)} of them did", stderr=server.err(),
                  hint=diagnose(members[1], {members[0]: [line]}) or (
                      "the relay loop must reach every client in the room" if got else None))
+        # Nothing grows with the clients served: once all have left, the server holds
+        # as many sockets as before the first came.
+        for p in members:
+            p.close()
+        server.stdout.wait_until(lambda data: data.count(b"\nclosed ") >= 100, timing.seconds(5))
+        after = crowd.wait_for(server.pid, lambda tree: tree.root is None
+                               or len(tree.root.sockets()) <= idle, 3)
+        if after.root is not None and len(after.root.sockets()) > idle:
+            fail(f"connected 100 clients to `{server.shown}`, then closed them all, counting "
+                 "the server's sockets (/proc/PID/fd)",
+                 expected=f"{idle} socket(s) once they have left, as before the first came",
+                 got=f"{len(after.root.sockets())} sockets", stderr=server.err(),
+                 hint="close() the socket of every client that leaves (taking it out of the "
+                      "table is not enough): each one left open is a descriptor lost")
 
 
 def stalled_clients_delay_nobody(lab):
     """clients that stall (silent, or half a line) delay nobody: lines get through within 0.5 s"""
     server, room = start(lab)
     with room:
-        silent, = join(server, room, 1)
-        waits = ("the server waits for the silent client (in recv(), or in accept() for the "
-                 "next): " + waits_in_one_place(lab))
-        a, b = join(server, room, 2, timeout=PROMPT * 4, stalled=waits)
-        prompt(server, room, a, b, b"with a silent client\n",
-               "a client connected and sent nothing; then A sent a line", waits, {})
-        half, = join(server, room, 1, timeout=PROMPT * 4, stalled=waits)
-        half.send(b"half a li")
-        room.wait(lambda: not half.unsent(), 1)
-        sent = {a: [b"with a silent client\n"], half: [b"half a li"]}
-        for n in range(2):
-            line = f"after half a line {n}\n".encode()
-            prompt(server, room, a, b, line,
-                   "a client sent half a line (no newline) and stalled; then A sent a line",
-                   "the server waits in recv() for the rest of the stalled client's line: "
-                   "keep the half line in that client's buffer and go back to waiting on every "
-                   "socket; " + waits_in_one_place(lab), sent)
-            sent[a].append(line)
+        stalled = crowd.stall(room.port, 1)  # connects, says nothing, never reads
+        try:
+            expect_joined(server, stalled)
+            waits = ("the server waits for the silent client (in recv(), or in accept() for "
+                     "the next): " + waits_in_one_place(lab))
+            a, b = join(server, room, 2, timeout=PROMPT * 4, stalled=waits)
+            prompt(server, room, a, b, b"with a silent client\n",
+                   "a client connected and sent nothing; then A sent a line", waits, {})
+            stalled += crowd.stall(room.port, 1, partial=b"half a li")  # and never the rest
+            expect_joined(server, stalled[1:], timeout=PROMPT * 4, stalled=waits)
+            # What the room has sent so far, for diagnose(): the half line is the stalled
+            # client's (a stand-in with its name, since it is not a Participant).
+            half = StandIn(stalled[1])
+            sent = {a: [b"with a silent client\n"], half: [b"half a li"]}
+            for n in range(2):
+                line = f"after half a line {n}\n".encode()
+                prompt(server, room, a, b, line,
+                       "a client sent half a line (no newline) and stalled; then A sent a line",
+                       "the server waits in recv() for the rest of the stalled client's line: "
+                       "keep the half line in that client's buffer and go back to waiting on "
+                       "every socket; " + waits_in_one_place(lab), sent)
+                sent[a].append(line)
+        finally:
+            crowd.close_all(stalled)
 
 
 def prompt(server, room, sender, receiver, line, situation, hint, sent):
@@ -468,6 +504,8 @@ def long_line_is_dropped(lab):
         a.send(longest)
         room.wait(lambda: b.lines() or b.eof or a.eof, 3)
         if b.lines()[:1] != [prefixed(a, longest)]:
+            if a.eof:  # the server disconnected A: its stderr line is on its way
+                server.stderr.wait_until(lambda data: b"dropped" in data, timing.seconds(1))
             err = server.err().decode("utf-8", "replace")
             fail(f"connected A, B and C to `{server.shown}`; A sent a line of exactly {LINE_MAX} "
                  "bytes, newline included",
@@ -490,9 +528,12 @@ def long_line_is_dropped(lab):
                  got=("C's connection still open; " if not c.eof else "")
                  + ("B received C's bytes; " if leaked else "")
                  + f"stderr {show(server.err()[-200:])}",
-                 hint="a line has at most 1024 bytes: when a client's buffer holds 1024 bytes and "
-                      "no newline, print `dropped IP:PORT: line too long` and disconnect it"
-                      + (" (never relay part of a line)" if leaked else ""))
+                 hint=("the server said it dropped C, but C's connection stayed open: close() "
+                       "the socket of a client you drop"
+                       if dropped in server.err().decode("utf-8", "replace") else
+                       "a line has at most 1024 bytes: when a client's buffer holds 1024 bytes and "
+                       "no newline, print `dropped IP:PORT: line too long` and disconnect it"
+                       + (" (never relay part of a line)" if leaked else "")))
         late = b"still here\n"
         a.send(late)
         room.wait(lambda: len(b.lines()) >= 2, 3)
@@ -542,6 +583,31 @@ def departed_client_is_forgotten(lab):
 # -- the server's lines, its end, its arguments --------------------------------------------
 
 
+def unfinished_line_is_discarded(lab):
+    """the bytes after a client's last newline are discarded when it leaves"""
+    server, room = start(lab)
+    with room:
+        a, b, c = join(server, room, 3)
+        a.send(b"a line\nand no newline here")
+        room.wait(lambda: c.lines() or c.eof, 3)
+        a.close()
+        server.wait_line(f"closed {re.escape(a.name)}", timing.seconds(3))
+        line = b"after A left\n"
+        b.send(line)
+        room.wait(lambda: len(c.lines()) >= 2 or c.eof, 3)
+        want = [prefixed(a, b"a line\n"), prefixed(b, line)]
+        if c.lines()[:2] != want:
+            fail(f"connected A, B and C to `{server.shown}`; A sent \"a line\\n\" and \"and no "
+                 "newline here\", then closed; then B sent a line",
+                 expected="C receives " + " then ".join(show(x) for x in want),
+                 got=f"C received {show(bytes(c.received))}", stderr=server.err(),
+                 hint=("the unfinished line of a client that left was relayed: bytes after its "
+                       "last newline are discarded when it leaves"
+                       if any(x.startswith(f"{a.name}: and no newline".encode())
+                              for x in c.lines()) else diagnose(c, {a: [b"a line\n"],
+                                                                              b: [line]})))
+
+
 def log_lines(lab):
     """the server prints `connection from IP:PORT` when a client joins and `closed IP:PORT` when it leaves or resets"""
     server, room = start(lab)
@@ -561,18 +627,33 @@ def log_lines(lab):
                       "0, a reset (ECONNRESET), or a client you drop")
 
 
+def still_listening(port, timeout):
+    """True when connections to ``port`` still complete ``timeout`` s from now (False as soon
+    as one is refused: nothing listens there any more)."""
+    deadline = timing.Deadline(timing.seconds(timeout))
+    while True:
+        try:
+            probe = socket.create_connection((net.HOST, port), timeout=max(0.1, deadline.left()))
+        except ConnectionRefusedError:
+            return False
+        except OSError:
+            pass
+        else:
+            probe.close()  # it reached the backlog (or was accepted): try again
+        if deadline.expired():
+            return True
+        time.sleep(0.01)  # polling the port, with a deadline
+
+
 def max_clients_then_exit(lab):
     """`SERVER 0 3` takes three clients, stops accepting, and exits 0 once the last has left"""
     server, room = start(lab, 3)
     with room:
         members = join(server, room, 3)
         did = f"connected 3 clients to `{server.shown}`"
-        free = timing.Deadline(timing.seconds(2))
-        while net.port_is_bound(room.port) and not free.expired():
-            room.pump(0.01)  # polling the port, with a deadline
-        if net.port_is_bound(room.port):
+        if still_listening(room.port, 2):
             fail(did, expected="the listening socket closed after the third client",
-                 got="the port is still bound", stderr=server.err(),
+                 got="a fourth connection was still accepted", stderr=server.err(),
                  hint="after MAX_CLIENTS connections close the listening socket (no one else "
                       "may join)")
         for p in members[:2]:
@@ -621,6 +702,88 @@ def stops_on_sigint_and_sigterm(lab):
                 fail(did, expected="both clients see their connection closed",
                      got="a client's connection is still open", stderr=server.err(),
                      hint="close every client's socket before exiting")
+
+
+def restart_on_same_port(lab):
+    """restarted on the same port at once while an old connection lingers (SO_REUSEADDR before bind)"""
+    port = net.free_port()
+    server, _ = lab.start_server(lab.server, port)
+    with Room(port) as room:
+        join(server, room, 1)
+        # Killed while its client is connected, the server's side of that connection closes
+        # first: it lingers (FIN_WAIT, then TIME_WAIT once the client closes) and holds the port.
+        server.kill()
+    again = lab.start(lab.server, port, 1)
+    if again.wait_line(READY_LINE, timing.seconds(5)):
+        return
+    status = again.wait(timing.seconds(3))  # also drains stderr: the reason is in it
+    err = again.err()
+    fail(f"killed `{server.shown}` while a client was connected, closed the client, then "
+         f"started `{lab.server} {port} 1` again at once", expected=f"listening on 0.0.0.0:{port}",
+         got=f"{proc.describe_status(status)}; stderr {show(err)}",
+         hint="the old connection lingers (TIME_WAIT) for a minute: set SO_REUSEADDR with "
+              "setsockopt() before bind() so the port can be bound again at once"
+         if b"in use" in err else None)
+
+
+def server_port_in_use(lab):
+    """on a port that is taken: `bind: Address already in use` and exit 1"""
+    common.expect_port_in_use(lab, lab.server, lambda: net.FakeTcpServer(lambda c, s: None),
+                              b"bind: ")
+
+
+def accept_error_ends_one_connection_only(lab):
+    """an accept() that fails for one connection only (ECONNABORTED) is reported; the server goes on"""
+    did = (f"started `{lab.server} 0` with its first accept() failing with ECONNABORTED "
+           "(strace -e inject), then connected clients")
+
+    def serve(port, server):
+        with Room(port) as room:
+            room.join(1)  # the connection whose accept() fails
+            a, b = join(server, room, 2)
+            a.send(b"after the abort\n")
+            if not room.wait(lambda: b.lines(), 3):
+                raise AssertionError("nothing relayed")
+    common.expect_survives_injected_error(
+        lab, lab.server, "accept,accept4", "ECONNABORTED", "accept: Software caused connection abort",
+        did, serve,
+        hint="an accept() that fails for one connection only (ECONNABORTED, ECONNRESET, EPROTO) "
+             "ends nothing: report it (perror) and go on; only a failure of the listening "
+             "socket itself ends the server")
+
+
+def vanished_client_does_not_kill_the_server(lab):
+    """a client that vanished is sent to without killing the server (no SIGPIPE); the others go on"""
+    server, room = start(lab)
+    with room:
+        a, gone = join(server, room, 2)
+        # Stopped, the server cannot see that `gone` left before a line for it is sent: the
+        # first send meets a closed socket (a reset comes back), the second a reset one.
+        server.signal(signal.SIGSTOP)
+        try:
+            gone.close()
+            a.send(b"one\ntwo\nthree\n")
+            room.wait(lambda: not a.unsent(), 1)
+        finally:
+            server.signal(signal.SIGCONT)
+        server.wait_line(f"closed {re.escape(gone.name)}", timing.seconds(3))
+        status = server.wait(timing.seconds(1)) if server.stdout.closed else server.poll()
+        if status is None:
+            late, = join(server, room, 1, timeout=3)
+            a.send(b"still there?\n")
+            room.wait(lambda: late.lines(), 3)
+            status = server.poll()
+        if status is not None or late.lines()[:1] != [prefixed(a, b"still there?\n")]:
+            fail(f"connected A and B to `{server.shown}`; B closed, and A sent three lines before "
+                 "the server saw B leave; then C joined and A sent another line",
+                 expected="the server goes on: C receives A's line",
+                 got=f"the server: {proc.describe_status(status)}" + (
+                     f"; C received {show(bytes(late.received))}" if status is None else ""),
+                 stderr=server.err(),
+                 hint="sending to a client that has gone raises SIGPIPE, which kills the "
+                      "process: ignore it (sigaction with SIG_IGN) or send with MSG_NOSIGNAL, "
+                      "and drop that client when send() fails (EPIPE, ECONNRESET)"
+                 if status == -signal.SIGPIPE else None)
 
 
 def server_usage_errors(lab):
@@ -712,10 +875,10 @@ def fake_server(handler):
     return fake
 
 
-def run_client(lab, data, handler=record):
+def run_client(lab, data, handler=record, host="127.0.0.1"):
     """Run the client with ``data`` on stdin against a fake server; return (program, fake)."""
     with fake_server(handler) as fake:
-        client = lab.run(lab.client, "127.0.0.1", fake.port, data=data, timeout=5)
+        client = lab.run(lab.client, host, fake.port, data=data, timeout=5)
         if client.poll() is not None:  # it has ended: what it sent is on its way to the fake
             fake.done.wait(timing.seconds(3))
     return client, fake
@@ -775,9 +938,9 @@ def client_shows_server_lines_while_stdin_is_idle(lab):
 
 
 def client_last_line_gets_a_newline(lab):
-    """a last stdin line without a newline is sent with one"""
+    """a last stdin line without a newline is sent with one (the server named `localhost`)"""
     data = b"first\nlast without newline"
-    client, fake = run_client(lab, data)
+    client, fake = run_client(lab, data, host="localhost")
     got, want = bytes(fake.received), data + b"\n"
     if got != want:
         fail(f"ran `{client.shown}` with {show(data)} on stdin",

@@ -34,7 +34,8 @@ pytestmark = pytest.mark.skipif(shutil.which("doxygen") is None or shutil.which(
 
 CHAPTERS = ["ch_client_server", "ch_sockets", "ch_addresses", "ch_byte_order", "ch_tcp_server",
             "ch_tcp_client", "ch_streams", "ch_echo_server", "ch_tcp_udp", "ch_udp",
-            "ch_protocols", "ch_winsock", "ch_processes"]
+            "ch_protocols", "ch_winsock", "ch_processes",
+            "ch_multiplexing"]
 PAGES = ["index", "tutorial", "labs", "glossary", "contributing"] + CHAPTERS
 # Each topic the issue asks for, and the section (anchor) of the chapter that teaches it.
 TOPICS = {
@@ -58,6 +59,8 @@ TOPICS = {
     "a process per client, fork": ("ch_processes", "proc_fork"),
     "who closes which socket": ("ch_processes", "proc_sockets"),
     "zombies, SIGCHLD and waitpid": ("ch_processes", "proc_zombies"),
+    "the event loop, select beside poll": ("ch_multiplexing", "mx_loop"),
+    "per-client buffers": ("ch_multiplexing", "mx_buffers"),
 }
 LABS = [n for n in REGISTRY if (ROOT / "labs" / f"lab{n}" / "README.md").exists()]
 
