@@ -18,7 +18,7 @@ def no_warnings(lab, names):
         text = "\n".join(problems)
         lines = text.splitlines()
         fail(f"compiled {', '.join(n + '.c' for n in names)} with "
-             f"`{lab.cc} {' '.join(lab.cflags)} -g`",
+             f"`{' '.join([lab.cc] + lab.cflags + ['-g'] + list(lab.spec.ldlibs))}`",
              expected="no warning, no error",
              got="\n".join(lines[:30]) + (f"\n... ({len(lines) - 30} more lines)" if len(lines) > 30 else ""),
              hint=warning_hint(lab, text))
@@ -51,6 +51,23 @@ def valgrind_clean(program, status, what):
              got="it was still running", stderr=program.err())
     if status != 0:
         fail(f"ran {what} under Valgrind", expected="exit status 0",
+             got=proc.describe_status(status), stderr=program.err())
+
+
+def helgrind_clean(program, what, sources, status=None):
+    """Fail when Helgrind reported a data race, a lock-order problem or a misused thread call;
+    the failure names the conflicting accesses with file:line in ``sources`` (file names).
+    With ``status``, the program must also have exited 0."""
+    findings = valgrind.parse_helgrind(program.valgrind_log(), set(sources))
+    if findings:
+        shown = [str(f) for f in findings[:3]]
+        if len(findings) > 3:
+            shown.append(f"... and {len(findings) - 3} more")
+        fail(f"ran {what} under Helgrind (`valgrind --tool=helgrind`)",
+             expected="no data race, no lock-order problem, no misused thread call",
+             got="\n".join(shown), hint=valgrind.thread_hint(findings), stderr=program.err())
+    if status is not None and status != 0:
+        fail(f"ran {what} under Helgrind", expected="exit status 0",
              got=proc.describe_status(status), stderr=program.err())
 
 

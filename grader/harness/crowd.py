@@ -511,3 +511,45 @@ class Sampler:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+# -- threads (lab 9) ----------------------------------------------------------------------------
+
+
+def thread_calls(pid):
+    """{thread id: the system call it is blocked in (``recvfrom``, ``futex``...) or its state}
+    for every thread of ``pid`` (/proc/PID/task); empty when the process is gone."""
+    calls = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return calls
+    for tid in tids:
+        stat = _read(f"/proc/{pid}/task/{tid}/stat")
+        if not stat:
+            continue
+        state = stat.rsplit(")", 1)[1].split()[0]
+        text = _read(f"/proc/{pid}/task/{tid}/syscall") if state in ("S", "D") else None
+        if text and text.split()[0].isdigit():
+            number = int(text.split()[0])
+            calls[int(tid)] = SYSCALLS.get(number, f"syscall {number}")
+        else:
+            calls[int(tid)] = {"R": "running", "Z": "ended"}.get(state, f"state {state}")
+    return calls
+
+
+def stack_mappings(pid, least_kib=1024):
+    """How many anonymous writable mappings of at least ``least_kib`` KiB ``pid`` has: thread
+    stacks (8 MiB each, glibc keeps a few of the ended threads' for reuse), and large
+    malloc() blocks; None when the process is gone.  malloc's per-thread arenas (reserved,
+    not writable) are not counted."""
+    text = _read(f"/proc/{pid}/maps")
+    if text is None:
+        return None
+    count = 0
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) == 5 and fields[1] == "rw-p":  # no path: anonymous
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            count += (end - start) // 1024 >= least_kib
+    return count

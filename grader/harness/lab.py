@@ -115,7 +115,8 @@ class Lab:
         linebuf        stdout line-buffered by the shim (the flush check turns it off)
         short_read     cap every TCP read/recv at this many bytes (one read is not one message)
         short_write    cap every TCP write/send at this many bytes (a short write every time)
-        use_valgrind   run under memcheck (leaks, invalid accesses, descriptors)
+        use_valgrind   run under memcheck (leaks, invalid accesses, descriptors), or under
+                       Helgrind when it is "helgrind" (data races, lock order: lab 9)
         valgrind_dir   (with use_valgrind) a program that forks: every process reports to
                        its own log in this folder (harness.valgrind.child_args, by_process)
         strace_*       run under strace, logging to ``strace_log``
@@ -153,12 +154,17 @@ class Lab:
             extra["GRADER_SHORT_WRITE"] = str(short_write)
         prefix = []
         if use_valgrind:
-            prefix = valgrind.child_args(valgrind_dir) if valgrind_dir else list(valgrind.ARGS)
+            if use_valgrind == "helgrind":
+                prefix = list(valgrind.HELGRIND_ARGS)
+            elif valgrind_dir:
+                prefix = valgrind.child_args(valgrind_dir)
+            else:
+                prefix = list(valgrind.ARGS)
         elif strace_log:
             prefix = strace.argv(strace_log, strace_trace, strace_inject)
         prefix = sandbox.prefix(dict(self.spec.limits), early=early) + prefix  # grader/run_all: limits, own user (else empty)
         return proc.Program(prefix + [binary] + args, shown, sandbox.minimal_env(extra), stdin,
-                            str(self.out), use_valgrind)
+                            str(self.out), bool(use_valgrind))
 
     def run(self, name, *args, data=b"", timeout=EXIT, **kw):
         """Run ``name`` to completion with ``data`` on stdin; return the finished Program.

@@ -75,6 +75,10 @@ LABS = {spec.number: spec for spec in (
             ldlibs=("-lws2_32",), setup=("core", "windows")),
     LabSpec(7, "a process per client", ("fork_echo_server",), cost=2.5, limits=(("nproc", 160),)),
     LabSpec(8, "chat server with poll", ("chat_server", "chat_client"), cost=3.0),
+    # A thread per client: each counts as a process of its user, and maps an 8 MiB stack
+    # (private memory, which the data limit counts).
+    LabSpec(9, "thread per client", ("thread_chat_server",), cost=6.0, ldlibs=("-pthread",),
+            limits=(("nproc", 256), ("data", 4 << 30))),
 )}
 
 #: A lab's name (``lab12``) in a marker, a folder or a module name: the number, whole.

@@ -1,4 +1,4 @@
-"""Running a program under Valgrind's memcheck and reading what it found.
+"""Running a program under Valgrind (memcheck, or Helgrind for threads) and reading what it found.
 
 Valgrind writes to the program's own stderr (``--log-fd=2``), every line
 prefixed ``==PID==``; :class:`harness.proc.Program` keeps those lines apart
@@ -17,6 +17,12 @@ ARGS = ["valgrind", "-q", "--leak-check=full", "--show-leak-kinds=all",
         "--errors-for-leak-kinds=definite,indirect,possible", "--track-fds=yes",
         "--log-fd=2", "--num-callers=12", "--child-silent-after-fork=yes",
         "--read-inline-info=no", "--vgdb=no"]
+
+
+#: How programs run under Helgrind (lab 9): data races, lock-order problems and misuses of
+#: the POSIX thread calls.  Same logging as memcheck; no leak or descriptor tracking.
+HELGRIND_ARGS = ["valgrind", "--tool=helgrind", "-q", "--log-fd=2", "--num-callers=12",
+                 "--child-silent-after-fork=yes", "--read-inline-info=no", "--vgdb=no"]
 
 
 def child_args(log_dir):
@@ -59,6 +65,9 @@ _LEAK = re.compile(r"^([\d,]+) (?:\(.*?\) )?bytes in ([\d,]+) blocks are "
                    r"(definitely lost|indirectly lost|possibly lost|still reachable)")
 _FD = re.compile(r"^Open (.*?) (\d+)(?::| )(.*)$")
 _SYSTEM_FILES = ("vg_replace_malloc.c", "syscall-template.S", "vg_replace_strmem.c")
+#: Allocations that are glibc's own bookkeeping of a thread (pthread_create's thread-local
+#: block), not the program's: a leak whose stack passes through one of them is not counted.
+_THREAD_BOOKKEEPING = re.compile(r"^(_dl_allocate_tls|allocate_dtv|allocate_stack|pthread_create)\b")
 
 
 class Finding:
@@ -97,7 +106,9 @@ def parse(lines):
             j += 1
         inherited = j < len(lines) and "<inherited from parent>" in lines[j]
         leak, fd = _LEAK.match(line), _FD.match(line)
-        if leak:
+        if leak and any(_THREAD_BOOKKEEPING.match(func) for func, _place in stack):
+            pass  # glibc's per-thread block (pthread_create), not the program's allocation
+        elif leak:
             findings.append(Finding("leak", f"{leak.group(1)} bytes in {leak.group(2)} block(s) "
                                             f"{leak.group(3)}, allocated", _where(stack)))
         elif fd and "FILE DESCRIPTORS" not in line:
@@ -123,4 +134,189 @@ def hint_for(findings):
     if "error" in kinds:
         hints.append("an invalid read/write or an uninitialised value: check buffer sizes and "
                      "that you only use the n bytes read() returned")
+    return "; ".join(hints)
+
+
+# -- Helgrind ------------------------------------------------------------------------------
+
+_BLOCK_RULE = re.compile(r"^-{20,}$")
+_RACE = re.compile(r"^Possible data race during (read|write) of size (\d+) at \S+ by thread #(\d+)")
+_CONFLICT = re.compile(r"^This conflicts with a previous (read|write) of size (\d+) by thread #(\d+)")
+_LOCKS = re.compile(r"^Locks held: (none|(\d+))")
+_LOCK_ORDER = re.compile(r'^Thread #(\d+): lock order "[^"]*" violated')
+_ADDRESS = re.compile(r"^ ?Address \S+ is (.*)$")
+#: Helgrind's own wrappers of the pthread calls.  A "race" one of whose accesses is the
+#: wrapper reading a mutex (pthread_mutex_destroy right after another thread's last
+#: unlock, which the destroying thread waited for) is Helgrind's imprecision, not the
+#: program's: it marks the unlock's release before glibc's unlock has written the mutex.
+_HELGRIND_WRAPPER = "vgpreload_helgrind"
+
+
+class ThreadFinding:
+    """One problem Helgrind reported, told in a student's words.
+
+    ``kind`` is "race", "lock order" or "misuse"; ``lines`` is the readable account
+    (the conflicting accesses with file:line, or the two orders the locks were taken in);
+    ``unlocked`` is True when an access of a race was made with no lock held.
+    """
+
+    def __init__(self, kind, lines, key, unlocked=False):
+        self.kind = kind
+        self.lines = lines
+        self.key = key
+        self.unlocked = unlocked
+
+    def __str__(self):
+        return "\n".join(self.lines)
+
+
+def _stack_at(lines, i):
+    """The stack frames from line ``i`` on: ([(function, place)], index after them)."""
+    stack = []
+    while i < len(lines) and _FRAME.match(lines[i]):
+        m = _FRAME.match(lines[i])
+        stack.append((m.group(1), m.group(2)))
+        i += 1
+    return stack, i
+
+
+def _where_in(stack, sources):
+    """The first frame of ``stack`` in one of the program's ``sources`` ("x.c:12 (f)")."""
+    for func, place in stack:
+        if place.split(":")[0] in sources:
+            return f"{place} ({func})"
+    return _where(stack) or "(a place outside your sources)"
+
+
+def _access(lines, i, sources, regex):
+    """One side of a race, from its header at line ``i``: (text, no lock held, index after,
+    whether the access is Helgrind's own, inside its wrapper of a pthread call)."""
+    m = regex.match(lines[i])
+    held, j = "", i + 1
+    if j < len(lines) and _LOCKS.match(lines[j]):
+        count = _LOCKS.match(lines[j]).group(2)
+        held = "holding no lock" if count is None else f"holding {count} lock{'s' if count != '1' else ''}"
+        j += 1
+    stack, j = _stack_at(lines, j)
+    verb = "wrote" if m.group(1) == "write" else "read"
+    text = f"thread #{m.group(3)} {verb} it at {_where_in(stack, sources)}"
+    wrapper = bool(stack) and _HELGRIND_WRAPPER in stack[0][1]
+    return text + (f", {held}" if held else ""), held == "holding no lock", j, wrapper
+
+
+def _race(block, sources):
+    """A data race block: the two accesses and what the memory is."""
+    i = next(k for k, line in enumerate(block) if _RACE.match(line))
+    size = _RACE.match(block[i]).group(2)
+    first, unlocked, j, wrapper = _access(block, i, sources, _RACE)
+    second, unlocked2, wrapper2 = "", False, False
+    what = ""
+    while j < len(block):
+        if _CONFLICT.match(block[j]):
+            second, unlocked2, j, wrapper2 = _access(block, j, sources, _CONFLICT)
+            second = second.replace(" it at ", " it before, at ", 1)
+            continue
+        address = _ADDRESS.match(block[j])
+        if address and not what:
+            desc = address.group(1)
+            stack, _ = _stack_at(block, j + 1)
+            if "stack" in desc:
+                frame = re.search(r"created by (\w+)", " ".join(block[j + 1:j + 2]))
+                what = "a variable on a thread's stack" + (f" (in {frame.group(1)}())" if frame else "")
+            elif "alloc'd" in desc:
+                size_of = re.search(r"size ([\d,]+)", desc)
+                what = (f"a block of {size_of.group(1) if size_of else 'some'} bytes allocated "
+                        f"at {_where_in(stack, sources)}")
+            elif "data symbol" in desc:
+                symbol = re.search(r'data symbol "([^"]*)"', desc)
+                what = f"the global `{symbol.group(1)}`" if symbol else "a global variable"
+        j += 1
+    if wrapper or wrapper2:
+        return None  # inside a pthread object, seen by Helgrind's wrapper: see _HELGRIND_WRAPPER
+    lines = [f"a data race on {size} bytes" + (f" of {what}" if what else "") + ":",
+             "  " + first] + (["  " + second] if second else [])
+    return ThreadFinding("race", lines, (first.split(" at ")[-1], second.split(" at ")[-1]),
+                         unlocked or unlocked2)
+
+
+def _lock_order(block, sources):
+    """A lock-order block: the order the locks were taken in here, and before."""
+    places, i = [], 0
+    while i < len(block):
+        if "acquisition of lock at" in block[i]:
+            stack, i = _stack_at(block, i + 1)
+            places.append(_where_in(stack, sources))
+            continue
+        i += 1
+    lines = ["a lock-order problem (two locks taken in opposite orders: a deadlock waiting to happen):"]
+    if len(places) >= 4:
+        lines += [f"  here: {places[0]}, then {places[1]}",
+                  f"  but before: {places[2]}, then {places[3]}"]
+    return ThreadFinding("lock order", lines, tuple(places[:4]))
+
+
+def _misuse(block, sources):
+    """Any other report (a not-locked lock unlocked, a cond_signal without its mutex...)."""
+    head = re.sub(r" at 0x[0-9A-Fa-f]+", "", block[0].strip())
+    stack, _ = _stack_at(block, 1)
+    where = _where_in(stack, sources)
+    return ThreadFinding("misuse", [f"{head}, at {where}"], (head, where))
+
+
+def parse_helgrind(lines, sources):
+    """Turn Helgrind's lines (prefix removed) into a list of :class:`ThreadFinding`, each
+    once (Helgrind repeats a race each time other threads meet it).  ``sources`` are the
+    program's file names (``thread_chat_server.c``): places are named there."""
+    findings, seen = [], set()
+    for block in _split(lines):
+        if any(_RACE.match(line) for line in block):
+            finding = _race(block, sources)
+        elif _LOCK_ORDER.match(block[0]):
+            finding = _lock_order(block, sources)
+        elif block[0].startswith("Thread #"):
+            finding = _misuse(block, sources)
+        else:
+            continue
+        if finding is not None and finding.key not in seen:
+            seen.add(finding.key)
+            findings.append(finding)
+    return findings
+
+
+def _split(lines):
+    """Helgrind's reports, each from its first line on: the lines between two rules, with the
+    thread announcements and a lock's "first observed" preamble left out."""
+    blocks, block = [], []
+    for line in lines + ["-" * 64]:
+        if _BLOCK_RULE.match(line.strip()) or line.startswith("---Thread-Announcement"):
+            start = next((k for k, text in enumerate(block)
+                          if text.startswith(("Possible data race", "Thread #"))), None)
+            if start is not None and not re.match(r"Thread #\d+ (was created|is the program's)",
+                                                  block[start]):
+                blocks.append(block[start:])
+            block = []
+        elif line.strip():
+            block.append(line)
+    return blocks
+
+
+def thread_hint(findings):
+    """The hint the Helgrind findings point to (each kind of problem its own advice)."""
+    kinds = {f.kind for f in findings}
+    hints = []
+    if "race" in kinds:
+        if any(f.unlocked for f in findings):
+            hints.append("two threads touch the same data and at least one holds no lock: take "
+                         "the mutex around every read and write of the shared client list (adding, "
+                         "removing, walking it to relay) and of anything else threads share")
+        else:
+            hints.append("two threads touch the same data without one lock common to both (or "
+                         "one uses memory another freed): guard shared data with one and the same "
+                         "mutex everywhere, and free a client only once it is out of the list")
+    if "lock order" in kinds:
+        hints.append("two mutexes are taken in opposite orders in two places: always take "
+                     "them in one order (or guard the shared state with one mutex)")
+    if "misuse" in kinds:
+        hints.append("a thread call used wrongly (read the line above): unlock only what this "
+                     "thread locked, and call pthread_cond_wait/signal with the mutex held")
     return "; ".join(hints)

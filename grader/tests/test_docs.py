@@ -34,7 +34,7 @@ pytestmark = pytest.mark.skipif(shutil.which("doxygen") is None or shutil.which(
 
 CHAPTERS = ["ch_client_server", "ch_sockets", "ch_addresses", "ch_byte_order", "ch_tcp_server",
             "ch_tcp_client", "ch_streams", "ch_echo_server", "ch_tcp_udp", "ch_udp",
-            "ch_protocols", "ch_winsock", "ch_processes", "ch_multiplexing"]
+            "ch_protocols", "ch_winsock", "ch_processes", "ch_multiplexing", "ch_threads"]
 PAGES = ["index", "tutorial", "labs", "glossary", "contributing", "contract"] + CHAPTERS
 # Each topic the issue asks for, and the section (anchor) of the chapter that teaches it.
 TOPICS = {
@@ -60,6 +60,9 @@ TOPICS = {
     "zombies, SIGCHLD and waitpid": ("ch_processes", "proc_zombies"),
     "the event loop, select beside poll": ("ch_multiplexing", "mx_loop"),
     "per-client buffers": ("ch_multiplexing", "mx_buffers"),
+    "a thread per client, the shared list and its mutex": ("ch_threads", "th_list"),
+    "who closes a descriptor, and when": ("ch_threads", "th_close"),
+    "ending threads: detach, a count and a condition variable": ("ch_threads", "th_end"),
 }
 LABS = [n for n in REGISTRY if (ROOT / "labs" / f"lab{n}" / "README.md").exists()]
 
