@@ -50,7 +50,7 @@ def write(out_dir, subs, labs, reference_root=ROOT / "solutions", skeleton_root=
 def make(out, students, labs, reference_root, skeleton_root):
     from . import csvs, data, similarity
     analysis = data.item_analysis(students, labs)
-    pairs = similarity.compare(students, labs, skeleton_root)
+    pairs = similarity.compare(students, labs, skeleton_root, reference_root)
     csvs.write_checks(out / "checks.csv", analysis, labs)
     csvs.write_similarity(out / "similarity.csv", pairs)
     hidden = similarity.hide_reference([p for p in pairs if p.flagged], reference_root,

@@ -4,11 +4,12 @@ For each lab:
 
 1. each student's C sources of the lab are put in one file (the programs in the
    handout's order);
-2. **the skeleton is taken out**: ``sim_c -S`` compares every file with the lab's
-   skeleton (what every student was handed) only, and the lines of every run they
-   share go.  Each block taken out leaves a *barrier*, a few keywords that spell the
-   student's number, so that no run can join two pieces of a student's own code that
-   the skeleton separated (a run must cross the same barrier in both files, and no two
+2. **what is expected is taken out**: ``sim_c -S`` compares every file with the lab's
+   skeleton (what every student was handed) and its reference solution (what the handout
+   leads an honest student to write in a short TODO) only, and the lines of every run
+   they share go.  Each block taken out leaves a *barrier*, a few keywords that spell the
+   student's number, so that no run can join two pieces of a student's own code that the
+   expected code separated (a run must cross the same barrier in both files, and no two
    students have the same);
 3. ``sim_c -e -s -n`` compares what is left pairwise.  sim_c compares tokens, with every
    identifier, number and string the same token: renaming variables hides nothing, and
@@ -18,8 +19,10 @@ A pair's *share* is the tokens of the runs they share over the tokens of the sma
 of the two (what is left of it): 100 means one student's own code is all in the
 other's.  A pair is flagged when its share is at least :data:`THRESHOLD` and it shares
 at least :data:`MIN_SHARED` tokens: an honest solution of a short TODO is shorter than
-that, so two of them are never flagged however alike they must be.
+that, and what the reference has is gone, so two of them are never flagged however
+alike they must be.  The reference's code is never shown (:func:`hide_reference`).
 """
+import concurrent.futures
 import dataclasses
 import os
 import pathlib
@@ -30,15 +33,19 @@ import tempfile
 
 from harness.lab import LABS
 
-#: sim_c's minimum run (tokens) when taking the skeleton out: short, so that its small
-#: pieces (an `if (x < 0) {`, a placeholder line) go too.
-SKELETON_RUN = 8
+#: sim_c's minimum run (tokens) when taking the expected code out: short, so that its
+#: small pieces (an `if (x < 0) {`, a placeholder line) go too.
+EXPECTED_RUN = 8
 #: sim_c's minimum run (tokens) between two students (sim_c's default is 24).
 PAIR_RUN = 20
 #: A pair is flagged at this share (percent) of the smaller submission's own code ...
 THRESHOLD = 50.0
 #: ... when it shares at least this many tokens.
 MIN_SHARED = 40
+#: A passage that more than this share of the class has (and at least COMMON_MIN
+#: students) is an idiom of the lab, not evidence.
+COMMON = 0.10
+COMMON_MIN = 4
 #: The pairs the page shows side by side (the most alike first); similarity.csv has them all.
 SHOWN_PAIRS = 30
 #: Lines of each side the page shows per pair.
@@ -61,6 +68,12 @@ class Run:
     tokens: int
     a: list      # [(file, line number, text)]
     b: list
+
+    def passages(self):
+        """The run's text on each side as sim_c sees it (computed once)."""
+        if not hasattr(self, "_passages"):
+            self._passages = (passage(self.a), passage(self.b))
+        return self._passages
 
 
 @dataclasses.dataclass
@@ -119,20 +132,24 @@ def sim(args, cwd):
     return proc.stdout
 
 
-def strip_skeleton(texts, skeleton, work):
+def strip_expected(texts, expected, work):
     """{index: [(file, line, text) or None for a barrier]}: each student's lines without
-    the runs they share with the skeleton."""
+    the runs they share with the ``expected`` texts (the skeleton, the reference)."""
     names = []
     for i, lines in texts.items():
         (work / f"n{i}.c").write_text("".join(t + "\n" for _f, _k, t in lines))
         names.append(f"n{i}.c")
-    (work / "skeleton.c").write_text("".join(t + "\n" for _f, _k, t in skeleton))
+    olds = []
+    for k, lines in enumerate(expected):
+        if lines:
+            (work / f"old{k}.c").write_text("".join(t + "\n" for _f, _k, t in lines))
+            olds.append(f"old{k}.c")
     gone = {i: set() for i in texts}
-    if skeleton and names:
-        for line in sim(["-S", "-n", "-r", str(SKELETON_RUN), *names, "/", "skeleton.c"],
+    if olds and names:
+        for line in sim(["-S", "-n", "-r", str(EXPECTED_RUN), *names, "/", *olds],
                         work).splitlines():
             m = RUN.match(line)
-            if m and m.group(1) != "skeleton.c":
+            if m and m.group(1).startswith("n"):
                 gone[int(m.group(1)[1:-2])].update(range(int(m.group(2)), int(m.group(3)) + 1))
     stripped = {}
     for i, lines in texts.items():
@@ -147,13 +164,14 @@ def strip_skeleton(texts, skeleton, work):
     return stripped
 
 
-def compare_lab(n, sources, skeleton_dir, work):
-    """[Pair] of lab ``n`` (every pair sharing at least one run), from {student: folder}."""
+def compare_lab(n, sources, expected_dirs, work):
+    """[Pair] of lab ``n`` (every pair sharing at least one run), from {student: folder};
+    the code of ``expected_dirs`` (the skeleton's and the reference's lab folders) taken out."""
     names = sorted(sources)
     texts = {i: lab_text(sources[name], n) for i, name in enumerate(names)}
     texts = {i: t for i, t in texts.items() if any(f for f, _k, _t in t)}
-    skeleton = lab_text(skeleton_dir, n) if skeleton_dir else []
-    stripped = strip_skeleton(texts, skeleton, work)
+    expected = [lab_text(d, n) for d in expected_dirs]
+    stripped = strip_expected(texts, expected, work)
     files = []
     for i, kept in stripped.items():
         body = "".join(barrier(i) if e is None else e[2] + "\n" for e in kept)
@@ -185,12 +203,57 @@ def compare_lab(n, sources, skeleton_dir, work):
             a_lines, b_lines = (int(m.group(2)), int(m.group(3))), (int(m.group(5)), int(m.group(6)))
         run = Run(int(m.group(7)), lines_of(stripped[i], *a_lines), lines_of(stripped[j], *b_lines))
         pairs.setdefault((i, j), []).append(run)
+    common = common_passages(pairs, len(texts))
     result = []
     for (i, j), runs in pairs.items():
-        result.append(Pair(n, names[i], names[j], sum(r.tokens for r in runs),
-                           tokens.get(i, 0), tokens.get(j, 0),
-                           sorted(runs, key=lambda r: r.a[0][1] if r.a else 0)))
+        runs = [r for r in runs if not common.intersection(r.passages())]
+        if runs:
+            smaller = min(tokens.get(i, 0), tokens.get(j, 0))
+            result.append(Pair(n, names[i], names[j], min(shared_tokens(runs), smaller),
+                               tokens.get(i, 0), tokens.get(j, 0),
+                               sorted(runs, key=lambda r: r.a[0][1] if r.a else 0)))
     return result
+
+
+def shared_tokens(runs):
+    """The tokens two students share: each side's runs counted once where sim_c matched
+    one passage of a side with several of the other (repetitive code), the smaller side."""
+    sides = []
+    for side in ("a", "b"):
+        seen = {}
+        for r in runs:
+            lines = getattr(r, side)
+            key = (lines[0][:2], lines[-1][:2]) if lines else None
+            seen[key] = max(seen.get(key, 0), r.tokens)
+        sides.append(sum(seen.values()))
+    return min(sides)
+
+
+IDENTIFIER = re.compile(r"\b[A-Za-z_]\w*\b")
+C_WORDS = set("""auto break case char const continue default do double else enum extern float
+for goto if inline int long register restrict return short signed sizeof static struct switch
+typedef union unsigned void volatile while""".split())
+
+
+def passage(lines):
+    """A run's text as sim_c sees it (identifiers, numbers, strings alike; no spaces)."""
+    text = " ".join(t or "" for _f, _k, t in lines)
+    text = re.sub(r'"(\\.|[^"\\])*"|\'(\\.|[^\'\\])*\'', "S", text)
+    text = IDENTIFIER.sub(lambda m: m.group(0) if m.group(0) in C_WORDS else "I", text)
+    return re.sub(r"\s+", "", re.sub(r"\b\d\w*", "I", text))
+
+
+def common_passages(pairs, students):
+    """The passages that more than :data:`COMMON` of the class share, by several hands: an
+    idiom of the lab, not a copy (MOSS's -m), never evidence."""
+    holders = {}
+    for (i, j), runs in pairs.items():
+        for r in runs:
+            pa, pb = r.passages()
+            holders.setdefault(pa, set()).add(i)
+            holders.setdefault(pb, set()).add(j)
+    limit = max(COMMON_MIN, COMMON * students)
+    return {p for p, who in holders.items() if len(who) > limit}
 
 
 def lines_of(kept, first, last):
@@ -198,22 +261,27 @@ def lines_of(kept, first, last):
     return [e for e in kept[first - 1:last] if e is not None]
 
 
-def compare(students, labs, skeleton_root):
-    """[Pair] of every lab, the most alike first.  ``students`` are data.Student."""
+def compare(students, labs, skeleton_root, reference_root=None):
+    """[Pair] of every lab, the most alike first.  ``students`` are data.Student; the
+    labs' folders under ``skeleton_root`` and ``reference_root`` hold what is expected."""
     if missing():
         return []
-    pairs = []
-    work = pathlib.Path(tempfile.mkdtemp(prefix="sockets-lab-sim-"))
-    try:
-        for n in labs:
-            sources = {s.name: s.sources[n] for s in students if n in s.sources}
-            if len(sources) < 2:
-                continue
-            lab_work = work / f"lab{n}"
-            lab_work.mkdir()
-            skeleton = pathlib.Path(skeleton_root) / f"lab{n}" if skeleton_root else None
-            pairs += compare_lab(n, sources, skeleton if skeleton and skeleton.is_dir() else None,
-                                 lab_work)
+    shm = pathlib.Path("/dev/shm")  # many small files: in memory where the machine has it
+    work = pathlib.Path(tempfile.mkdtemp(prefix="sockets-lab-sim-",
+                                         dir=shm if shm.is_dir() and os.access(shm, os.W_OK) else None))
+
+    def one_lab(n):
+        sources = {s.name: s.sources[n] for s in students if n in s.sources}
+        if len(sources) < 2:
+            return []
+        lab_work = work / f"lab{n}"
+        lab_work.mkdir()
+        expected = [pathlib.Path(root) / f"lab{n}" for root in (skeleton_root, reference_root)
+                    if root and (pathlib.Path(root) / f"lab{n}").is_dir()]
+        return compare_lab(n, sources, expected, lab_work)
+    try:  # two labs at once: one's sim_c runs while the other's Python works
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            pairs = [p for found in pool.map(one_lab, labs) for p in found]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return sorted(pairs, key=lambda p: (-p.flagged, -p.share, -p.shared, p.lab, p.a, p.b))

@@ -99,18 +99,34 @@ def known_roster(root, lab=1, mutants=("socket_not_closed", "wrong_tcp_word", "l
 
 
 # -- a generated class ----------------------------------------------------------------
-STATEMENTS = [
-    "if ({v} < 0) {{ perror(\"{w}\"); return -1; }}",
-    "int {v} = 0;",
-    "{v} += 1;",
-    "fprintf(stderr, \"{w}: %d\\n\", {v});",
-    "while ({v} > 0) {{ {v}--; }}",
-    "for (int {v} = 0; {v} < 4; {v}++) {{ continue; }}",
-    "(void){v};",
-    "if ({v} == 0) {{ break; }}",
-    "{v} = {v} * 2 + 1;",
-    "switch ({v}) {{ case 1: {v} = 2; break; default: break; }}",
-]
+NAMES = ["n", "rc", "tmp", "i", "count", "err", "buf", "len", "left", "p", "fd", "addr"]
+
+
+def expression(rng, depth=0):
+    """A random C expression: what a student's own lines are made of."""
+    pick = rng.random()
+    if depth > 1 or pick < 0.35:
+        return rng.choice([rng.choice(NAMES), str(rng.randint(0, 99)), f"{rng.choice(NAMES)}[{rng.choice(NAMES)}]",
+                           f"{rng.choice(NAMES)}->{rng.choice(NAMES)}", f"sizeof {rng.choice(NAMES)}",
+                           f"&{rng.choice(NAMES)}", f"(size_t){rng.choice(NAMES)}"])
+    if pick < 0.7:
+        op = rng.choice(["+", "-", "*", "/", "%", "<<", "&", "|"])
+        return f"{expression(rng, depth + 1)} {op} {expression(rng, depth + 1)}"
+    args = ", ".join(expression(rng, depth + 1) for _ in range(rng.randint(0, 3)))
+    return f"{rng.choice(['check', 'strlen', 'memcpy', 'report', 'fix', 'htons', 'ntohs'])}({args})"
+
+
+def statement(rng, depth=0):
+    """A random C statement of varied shape (no two students write the same by chance)."""
+    v = rng.choice(NAMES)
+    cond = (f"{expression(rng)} {rng.choice(['<', '>', '==', '!=', '<=', '>='])} "
+            f"{expression(rng)}")
+    forms = [f"{rng.choice(['int', 'long', 'size_t', 'ssize_t'])} {v}_{rng.randint(0, 9)} = {expression(rng)};",
+             f"{v} = {expression(rng)};", f"{v} {rng.choice(['+=', '-=', '|='])} {expression(rng)};",
+             f"{expression(rng)};"]
+    if depth == 0:
+        forms += [f"if ({cond}) {{ {statement(rng, 1)} }}", f"while ({cond}) {{ {statement(rng, 1)} }}"]
+    return rng.choice(forms)
 
 
 def student_fill(rng, fill):
@@ -121,8 +137,7 @@ def student_fill(rng, fill):
         if rng.random() < 0.7:
             out.append(line)
         for _ in range(rng.randint(0, 2)):
-            v = rng.choice(["n", "rc", "tmp", "i", "count", "err"])
-            out.append("    " + rng.choice(STATEMENTS).format(v=v, w=rng.choice(["x", "y", "z"])))
+            out.append("    " + statement(rng))
     return out
 
 

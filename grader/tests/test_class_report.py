@@ -51,7 +51,7 @@ def test_disguised_copies_are_the_only_flagged_pair(tmp_path):
     bob = (class_roster.TESTS / "classroster" / "bob" / "lab1" / "socket_create.c").read_text()
     assert "lookup_word" in bob and "lookup_word" not in carol  # really renamed
     students = [data.Student(name, {}, {1: tmp_path / name / "lab1"}, []) for name in roster]
-    pairs = similarity.compare(students, [1], ROOT / "labs")
+    pairs = similarity.compare(students, [1], ROOT / "labs", ROOT / "solutions")
     flagged = [(p.a, p.b) for p in pairs if p.flagged]
     assert flagged == [("carol", "dave")], [(p.a, p.b, p.share, p.shared) for p in pairs]
     assert pairs[0].share >= 80
@@ -63,7 +63,7 @@ def test_the_skeleton_is_no_evidence(tmp_path):
     for name in ("ann", "ben"):
         shutil.copytree(ROOT / "labs" / "lab4", tmp_path / name / "lab4")
     students = [data.Student(n, {}, {4: tmp_path / n / "lab4"}, []) for n in ("ann", "ben")]
-    assert similarity.compare(students, [4], ROOT / "labs") == []
+    assert similarity.compare(students, [4], ROOT / "labs", ROOT / "solutions") == []
 
 
 # -- a class graded by run_all ----------------------------------------------------
