@@ -16,6 +16,8 @@ import sys
 GRADER = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(GRADER))
 
+from harness.registry import LABS  # noqa: E402  (stdlib only)
+
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -24,7 +26,8 @@ def main(argv=None):
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1:]
     parser = argparse.ArgumentParser(description="Grade sockets-lab labs.")
-    parser.add_argument("labs", nargs="+", type=int, choices=range(1, 7), metavar="N")
+    parser.add_argument("labs", nargs="+", type=int, choices=sorted(LABS), metavar="N",
+                        help=f"the lab(s) to grade: {', '.join(map(str, LABS))}")
     parser.add_argument("--impl", default="labs", help="directory with labN/ folders (default labs)")
     parser.add_argument("--build-root", help="where to build (default build/<impl>)")
     parser.add_argument("--results-json", help="also write the results as JSON")

@@ -5,7 +5,7 @@
                                mutants, the grader's own tests, the instructors' tools and
                                the checks marked instructor_only   (make dist-student)
     tools/dist.py gradescope   dist/gradescope-autograder.zip: setup.sh and run_autograder at
-                               its root, the kit without solutions/   (make gradescope LABS=3)
+                               its root, the kit without solutions/   (make gradescope GS_LABS=3)
     tools/dist.py autolab      dist/autograde.tar and dist/autograde-Makefile  (make autolab)
 """
 import argparse

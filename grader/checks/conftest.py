@@ -8,21 +8,24 @@
 - ``--impl DIR`` grades the programs in ``DIR/labN`` (default ``labs``; ``solutions``
   for the reference), built into ``--build-root`` (default ``build/<impl>``);
 - ``--checklist`` prints the student's report at the end, ``--results-json F``
-  writes the results for ``grader/run_all`` and the platforms.
+  writes the results for ``grader/run_all`` and the platforms (harness/results.py).
+
+What the plugin keeps during a session is one :class:`State`, in ``config.stash``.
 """
-import json
+import dataclasses
 import os
 import pathlib
-import re
 import signal
 import time
 import traceback
 
 import pytest
 
-from harness import proc, sandbox, timing, wine
-from harness.lab import LABS, Lab, stderr_hint
+from harness import proc, results, sandbox, timing, wine
+from harness.lab import Lab, stderr_hint
+from harness.registry import LABS, number_in
 from harness.report import CheckFailed, render_checklist
+from harness.results import FAILED, PASSED, SKIPPED, CheckResult, LabResult
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 #: A check that runs longer than this is stopped and scores 0 (seconds, before scaling).
@@ -43,6 +46,25 @@ def pytest_addoption(parser):
                     help="seconds all checks of a lab may take together")
 
 
+@dataclasses.dataclass
+class State:
+    """What the plugin keeps during a session (``config.stash[STATE]``)."""
+
+    labs: dict = dataclasses.field(default_factory=dict)       # number -> Lab, built
+    results: dict = dataclasses.field(default_factory=dict)    # number -> {check: CheckResult}
+    started: dict = dataclasses.field(default_factory=dict)    # number -> its first check's start
+    complete: set = dataclasses.field(default_factory=set)     # the labs whose checks all ran
+    early: dict = dataclasses.field(default_factory=dict)      # module -> {check: early run}
+
+
+STATE = pytest.StashKey[State]()
+
+
+def state(config):
+    """The plugin's :class:`State` of this session."""
+    return config.stash[STATE]
+
+
 def pytest_configure(config):
     for n in LABS:
         config.addinivalue_line("markers", f"lab{n}: a check of lab {n}")
@@ -50,18 +72,13 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "deadline(seconds): hard time limit of a check")
     config.addinivalue_line("markers", "instructor_only: a hidden check, left out of the "
                                        "student distribution")
-    config._labs = {}
-    config._results = {}
-    config._lab_started = {}
-    config._complete = set()
-    config._early = {}
+    config.stash[STATE] = State()
 
 
 def lab_number(item):
     for mark in item.iter_markers():
-        m = re.fullmatch(r"lab(\d)", mark.name)
-        if m:
-            return int(m.group(1))
+        if mark.name.startswith("lab") and mark.name[3:].isdigit():
+            return int(mark.name[3:])
     return None
 
 
@@ -90,15 +107,16 @@ def _paths(config, number):
 
 def module_lab(module):
     """The lab a check module grades (``test_lab6`` grades lab 6, with lab 4's checks too)."""
-    return int(re.search(r"lab(\d)", module.__name__).group(1))
+    return number_in(module.__name__)
 
 
 def get_lab(config, number):
     """Lab ``number`` under test, its programs built (once per session)."""
-    if number not in config._labs:
+    labs = state(config).labs
+    if number not in labs:
         src, out = _paths(config, number)
-        config._labs[number] = Lab(number, src, out)
-    return config._labs[number]
+        labs[number] = Lab(number, src, out)
+    return labs[number]
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +133,7 @@ def lab(request):
 @pytest.fixture(scope="module")
 def early(request):
     """{check: what its module's ``start_early`` started for it} (see pytest_runtestloop)."""
-    return request.config._early.get(request.module.__name__, {})
+    return state(request.config).early.get(request.module.__name__, {})
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -138,7 +156,7 @@ def pytest_runtestloop(session):
             lab = get_lab(config, module_lab(module))
             if not lab.missing:
                 runs = start(lab, names)
-                config._early[module.__name__] = runs
+                state(config).early[module.__name__] = runs
                 started += runs.values()
         yield
     finally:
@@ -162,10 +180,9 @@ class CheckTimeout(CheckFailed):
 def pytest_runtest_call(item):
     config = item.config
     number = lab_number(item)
-    started = config._lab_started.setdefault(number, time.monotonic())
+    started = state(config).started.setdefault(number, time.monotonic())
     budget = timing.seconds(config.getoption("--lab-budget"))
     if time.monotonic() - started > budget:
-        item._budget_skipped = True
         item.obj = _budget_exceeded(budget)
     mark = item.get_closest_marker("deadline")
     limit = timing.seconds(mark.args[0] if mark else DEFAULT_DEADLINE)
@@ -220,25 +237,26 @@ def pytest_runtest_makereport(item, call):
         return
     mark = item.get_closest_marker("points")
     points = float(mark.args[0]) if mark else 0.0
-    results = item.config._results.setdefault(number, {})
+    checks = state(item.config).results.setdefault(number, {})
     name = check_name(item)
-    entry = results.setdefault(name, {
-        "name": name, "title": check_title(item), "max_score": points, "score": points,
-        "status": "passed", "output": "", "timed_out": False, "duration": 0.0,
-        "instructor_only": item.get_closest_marker("instructor_only") is not None})
-    entry["duration"] += report.duration
+    entry = checks.get(name)
+    if entry is None:
+        entry = checks[name] = CheckResult(
+            name, check_title(item), points, points,
+            instructor_only=item.get_closest_marker("instructor_only") is not None)
+    entry.duration += report.duration
     if report.failed or report.skipped and call.when != "teardown":
-        if entry["status"] == "passed":
-            entry["status"] = "failed"
-            entry["score"] = 0.0
+        if entry.status == PASSED:
+            entry.status = FAILED
+            entry.score = 0.0
             if report.skipped:
-                entry["output"] = "  skipped: " + str(report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr).removeprefix("Skipped: ")
+                entry.output = "  skipped: " + str(report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr).removeprefix("Skipped: ")
             elif call.excinfo is not None:
-                entry["output"], entry["timed_out"] = _explain(call.excinfo)
+                entry.output, entry.timed_out = _explain(call.excinfo)
             else:
-                entry["output"] = str(report.longrepr)[-2000:]
+                entry.output = str(report.longrepr)[-2000:]
         if report.skipped and call.excinfo is not None:
-            entry["status"] = "skipped"
+            entry.status = SKIPPED
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -249,26 +267,24 @@ def pytest_runtest_protocol(item, nextitem):
     yield
     number = lab_number(item)
     if number is not None and (nextitem is None or lab_number(nextitem) != number):
-        if number in item.config._labs:
-            item.config._labs[number].close()
-        item.config._complete.add(number)
+        session = state(item.config)
+        if number in session.labs:
+            session.labs[number].close()
+        session.complete.add(number)
         write_results(item.config)
 
 
 def lab_results(config, number):
-    checks = list(config._results.get(number, {}).values())
-    title, _ = LABS[number]
+    """Lab ``number``'s :class:`LabResult` so far."""
+    session = state(config)
     src, _out = _paths(config, number)
-    lab = config._labs.get(number)
-    return {
-        "lab": number, "title": title,
-        "source": os.path.relpath(src, pathlib.Path.cwd()) if src.is_relative_to(pathlib.Path.cwd()) else str(src),
-        "build_output": lab.built.output if lab else "",
-        "score": sum(c["score"] for c in checks),
-        "max_score": sum(c["max_score"] for c in checks),
-        "checks": checks,
-        "complete": number in config._complete,
-    }
+    lab = session.labs.get(number)
+    cwd = pathlib.Path.cwd()
+    return LabResult(number, LABS[number].title,
+                     os.path.relpath(src, cwd) if src.is_relative_to(cwd) else str(src),
+                     lab.built.output if lab else "",
+                     list(session.results.get(number, {}).values()),
+                     number in session.complete)
 
 
 def pytest_report_teststatus(report, config):
@@ -280,7 +296,7 @@ def pytest_report_teststatus(report, config):
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if not config.getoption("--checklist"):
         return
-    for number in sorted(config._results):
+    for number in sorted(state(config).results):
         terminalreporter.write_line("")
         for line in render_checklist(lab_results(config, number)).splitlines():
             terminalreporter.write_line(line)
@@ -291,7 +307,7 @@ NOT_GRADED = 3
 
 
 def pytest_sessionfinish(session, exitstatus):
-    for lab in session.config._labs.values():
+    for lab in state(session.config).labs.values():
         lab.close()  # Wine's server (lab 6) is stopped here
         if lab.missing and exitstatus == 0:
             session.exitstatus = NOT_GRADED
@@ -301,10 +317,5 @@ def pytest_sessionfinish(session, exitstatus):
 def write_results(config):
     """Write the results so far to --results-json, whole or not at all."""
     path = config.getoption("--results-json")
-    if not path:
-        return
-    data = {"labs": [lab_results(config, n) for n in sorted(config._results)]}
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1)
-    os.replace(tmp, path)  # whole or not at all
+    if path:
+        results.write(path, [lab_results(config, n) for n in sorted(state(config).results)])

@@ -1,5 +1,5 @@
 """Checks that every lab shares: a warning-free build, Valgrind, usage errors, stdout flushing."""
-from . import build, lab as lablib, proc, timing, valgrind
+from . import lab as lablib, proc, timing, valgrind
 from .report import fail, show
 
 
@@ -17,7 +17,7 @@ def no_warnings(lab, names):
         text = "\n".join(problems)
         lines = text.splitlines()
         fail(f"compiled {', '.join(n + '.c' for n in names)} with "
-             f"`{lab.cc} {' '.join(build.CFLAGS)} -g`",
+             f"`{lab.cc} {' '.join(lab.cflags)} -g`",
              expected="no warning, no error",
              got="\n".join(lines[:30]) + (f"\n... ({len(lines) - 30} more lines)" if len(lines) > 30 else ""),
              hint=warning_hint(lab, text))

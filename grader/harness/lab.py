@@ -11,22 +11,10 @@ import signal
 import subprocess
 
 from . import build, proc, sandbox, strace, timing, valgrind, wine
+from .registry import LABS
 from .report import fail, show
 
 ROOT = build.ROOT
-
-#: The six labs of the contract (shared/spec/LABS.md): title and programs.
-LABS = {
-    1: ("socket creation", ["socket_create"]),
-    2: ("bind", ["bind_server"]),
-    3: ("listen and accept", ["hello_server", "hello_client"]),
-    4: ("iterative echo", ["echo_server", "echo_client"]),
-    5: ("UDP uppercase", ["udp_upper_server", "udp_upper_client"]),
-    6: ("Winsock port", ["echo_server_win", "echo_client_win"]),
-}
-
-#: The labs whose programs are Windows programs: built with mingw-w64, run under Wine.
-WINDOWS_LABS = {6}
 
 #: How long a program may take to print its ready line (seconds, before scaling).
 READY = 3.0
@@ -52,7 +40,9 @@ class Lab:
 
     def __init__(self, number, src, out):
         self.number = number
-        self.title, self.programs = LABS[number]
+        #: The lab's entry in the registry (harness/registry.py).
+        self.spec = LABS[number]
+        self.title, self.programs = self.spec.title, list(self.spec.programs)
         #: The server's and the client's program names, so that one check can serve two
         #: labs (lab 6 runs lab 4's behaviour checks against its Winsock programs).
         self.server = next((p for p in self.programs if "server" in p), None)
@@ -60,7 +50,10 @@ class Lab:
         self.src = pathlib.Path(src)
         self.out = pathlib.Path(out)
         #: A Windows lab (lab 6): built by mingw-w64 into .exe files, run under Wine.
-        self.windows = number in WINDOWS_LABS
+        self.windows = self.spec.windows
+        #: The compiler flags its sources are built with: the contract's and the lab's own.
+        self.cflags = build.CFLAGS + list(self.spec.cflags)
+        ldlibs = " ".join(self.spec.ldlibs)
         #: The compiler its sources are built (and checked for warnings) with.
         self.cc = wine.MINGW_CC if self.windows else build.compiler()
         self.wine = None
@@ -79,10 +72,11 @@ class Lab:
                 self.built = build.BuildResult(False, "", {name: None for name in self.programs})
                 return
             self.built = build.build_programs(self.src, self.out, self.programs, cc=self.cc,
-                                              ldlibs="-lws2_32", exe=".exe")
+                                              cflags=self.cflags, ldlibs=ldlibs, exe=".exe")
         else:
             self.missing = []
-            self.built = build.build_programs(self.src, self.out, self.programs)
+            self.built = build.build_programs(self.src, self.out, self.programs,
+                                              cflags=self.cflags, ldlibs=ldlibs)
             self.shim = build.shim(self.out.parent / ".grader")
 
     def close(self):

@@ -112,31 +112,31 @@ def stderr_tail(data, lines=STDERR_LINES):
 
 
 def render_checklist(results):
-    """The student's checklist from a results dict (see the checks' plugin)."""
-    lab = results["lab"]
-    out = [f"sockets-lab, lab {lab}: {results.get('title', '')}".rstrip(": "),
-           f"programs from {results.get('source', '?')}", ""]
-    build = results.get("build_output", "").strip()
+    """The student's checklist from a lab's results (a harness.results.LabResult)."""
+    lab = results.lab
+    out = [f"sockets-lab, lab {lab}: {results.title}".rstrip(": "),
+           f"programs from {results.source or '?'}", ""]
+    build = results.build_output.strip()
     if build:
         out.append("compiler output:")
         out.extend("  " + line for line in build.splitlines()[:40])
         out.append("")
-    width = max([len(c["name"]) for c in results["checks"]] + [10])
+    width = max([len(c.name) for c in results.checks] + [10])
     marks = {"passed": "PASS", "skipped": "SKIP"}
-    for check in results["checks"]:
-        mark = marks.get(check["status"], "FAIL")
-        out.append(f"  {mark}  {check['name']:<{width}}  {check['score']:>3g}/{check['max_score']:g}")
-    failed = [c for c in results["checks"] if c["status"] == "failed"]
+    for check in results.checks:
+        mark = marks.get(check.status, "FAIL")
+        out.append(f"  {mark}  {check.name:<{width}}  {check.score:>3g}/{check.max_score:g}")
+    failed = [c for c in results.checks if c.status == "failed"]
     for check in failed:
-        out += ["", f"FAIL {check['name']} ({check['score']:g}/{check['max_score']:g}): {check['title']}",
-                check["output"]]
-    skipped = [c for c in results["checks"] if c["status"] == "skipped"]
-    for reason in dict.fromkeys(c["output"] for c in skipped):  # each reason once
-        names = [c["name"] for c in skipped if c["output"] == reason]
+        out += ["", f"FAIL {check.name} ({check.score:g}/{check.max_score:g}): {check.title}",
+                check.output]
+    skipped = [c for c in results.checks if c.status == "skipped"]
+    for reason in dict.fromkeys(c.output for c in skipped):  # each reason once
+        names = [c.name for c in skipped if c.output == reason]
         out += ["", f"SKIP {len(names)} check(s), NOT graded: " + wrap(", ".join(names)), reason]
-    passed = len(results["checks"]) - len(failed) - len(skipped)
-    out += ["", f"lab {lab}: {results['score']:g}/{results['max_score']:g} points "
-                f"({passed} of {len(results['checks'])} checks passed"
+    passed = len(results.checks) - len(failed) - len(skipped)
+    out += ["", f"lab {lab}: {results.score:g}/{results.max_score:g} points "
+                f"({passed} of {len(results.checks)} checks passed"
                 + (f", {len(skipped)} not run on this machine" if skipped else "") + ")"]
     return "\n".join(out)
 

@@ -1,30 +1,32 @@
 """Helpers for the grader's own tests: run the grader on an implementation, read its results."""
-import json
 import pathlib
 import subprocess
 import sys
 
 import pytest
 
+from harness import results as resultslib
+
 GRADER = pathlib.Path(__file__).resolve().parent.parent
 ROOT = GRADER.parent
 
 
 class Graded:
-    """The outcome of grading one implementation of one lab."""
+    """The outcome of grading one implementation of one lab: ``labs`` is the list of
+    harness.results.LabResult the grading wrote, ``checks`` its CheckResult by name."""
 
-    def __init__(self, proc, results):
+    def __init__(self, proc, labs):
         self.returncode = proc.returncode
         self.stdout = proc.stdout
-        self.results = results
-        self.checks = {c["name"]: c for lab in results.get("labs", []) for c in lab["checks"]}
+        self.labs = labs
+        self.checks = {c.name: c for lab in labs for c in lab.checks}
 
     @property
     def score(self):
-        return sum(lab["score"] for lab in self.results["labs"])
+        return sum(lab.score for lab in self.labs)
 
     def failed(self):
-        return sorted(n for n, c in self.checks.items() if c["status"] != "passed")
+        return sorted(n for n, c in self.checks.items() if not c.passed)
 
 
 def grade(lab, impl, tmp_path, checks=(), build_root=None, timeout=300, env=None):
@@ -38,8 +40,7 @@ def grade(lab, impl, tmp_path, checks=(), build_root=None, timeout=300, env=None
         argv += ["--", "-k", " or ".join(f"test_{c}" for c in checks)]
     proc = subprocess.run(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           timeout=timeout, text=True, env=env)
-    results = json.loads(out.read_text()) if out.exists() else {"labs": []}
-    return Graded(proc, results)
+    return Graded(proc, resultslib.read(out) if out.exists() else [])
 
 
 @pytest.fixture

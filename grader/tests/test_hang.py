@@ -61,7 +61,7 @@ def test_hanging_programs_fail_in_bounded_time_and_leave_nothing(tmp_path):
     assert graded.returncode == 1
     checks = graded.checks.values()
     # Building without warnings is the only thing such a program can pass... or not: it has some.
-    assert all(c["status"] == "failed" for c in checks if c["name"] != "builds_without_warnings")
-    assert all(c["duration"] < 10.5 for c in checks), [(c["name"], c["duration"]) for c in checks]
+    assert all(c.status == "failed" for c in checks if c.name != "builds_without_warnings")
+    assert all(c.duration < 10.5 for c in checks), [(c.name, c.duration) for c in checks]
     assert "Traceback" not in graded.stdout
     assert processes_running(str(tmp_path / "build")) == []

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from harness import wine
-from harness.lab import LABS, WINDOWS_LABS
+from harness.registry import LABS, windows_labs
 from harness.mutants import all_mutants
 
 from conftest import GRADER, ROOT, grade
@@ -21,6 +21,7 @@ from conftest import GRADER, ROOT, grade
 NO_WINE = pytest.mark.skipif(bool(wine.missing()), reason="lab 6 needs " + " and ".join(wine.missing())
                              + "; install them: " + wine.INSTALL)
 WITH_CHECKS = [n for n in LABS if (GRADER / "checks" / f"test_lab{n}.py").exists()]
+WINDOWS_LABS = windows_labs()
 GRADED = [pytest.param(n, marks=NO_WINE) if n in WINDOWS_LABS else n for n in WITH_CHECKS]
 MUTANTS = [pytest.param(m, id=m.id, marks=NO_WINE) if m.lab in WINDOWS_LABS else pytest.param(m, id=m.id)
            for m in all_mutants() if m.lab in WITH_CHECKS]
@@ -51,8 +52,8 @@ def test_solution_scores_full_marks(lab, solution_results):
 def test_points_add_up_to_100(lab, solution_results):
     checks = solution_results(lab).checks
     assert checks, "no checks ran"
-    assert sum(c["max_score"] for c in checks.values()) == 100
-    assert all(c["max_score"] > 0 for c in checks.values()), "a check without points"
+    assert sum(c.max_score for c in checks.values()) == 100
+    assert all(c.max_score > 0 for c in checks.values()), "a check without points"
 
 
 @pytest.mark.parametrize("lab", GRADED)
@@ -82,9 +83,9 @@ def test_mutant_fails_its_check_with_its_hint(mutant, tmp_path):
     for name in mutant.fails:
         assert name in graded.checks, f"{mutant.id}: no check named {name}"
         check = graded.checks[name]
-        assert check["status"] == "failed", f"{mutant.id} passed {name}: {mutant.mistake}"
-        assert mutant.hint in check["output"], (
-            f"{mutant.id}: {name} failed without the hint {mutant.hint!r}:\n{check['output']}")
+        assert check.status == "failed", f"{mutant.id} passed {name}: {mutant.mistake}"
+        assert mutant.hint in check.output, (
+            f"{mutant.id}: {name} failed without the hint {mutant.hint!r}:\n{check.output}")
 
 
 @pytest.mark.parametrize("lab", GRADED)

@@ -20,9 +20,10 @@ import zipfile
 import pytest
 
 from conftest import GRADER, ROOT
+from harness.registry import LABS
 
 RUN_ALL = GRADER / "run_all"
-GRADED = [n for n in range(1, 7) if (GRADER / "checks" / f"test_lab{n}.py").exists()]
+GRADED = [n for n in LABS if (GRADER / "checks" / f"test_lab{n}.py").exists()]
 
 
 def run_all(*args, timeout=600):
