@@ -24,8 +24,9 @@ sys.path.insert(0, str(ROOT / "grader" / "tests"))
 
 import class_roster  # noqa: E402
 import classreport  # noqa: E402
-from harness.lab import LABS  # noqa: E402
 from harness.mutants import all_mutants  # noqa: E402
+from harness.registry import LABS  # noqa: E402
+from harness.results import FAILED, PASSED, CheckResult, LabResult  # noqa: E402
 
 LABS_BENCHED = (1, 2, 3, 4, 5)
 
@@ -66,14 +67,10 @@ def fake_results(rng, n, checks, mutants):
     rows = []
     for name, title, points in checks:
         hint = failing.get(name)
-        rows.append({"name": name, "title": title, "max_score": points,
-                     "score": 0.0 if hint else points, "status": "failed" if hint else "passed",
-                     "output": (f"  did:      ran {name}\n  got:      something else\n"
-                                f"  hint:     {hint}") if hint else "",
-                     "timed_out": False, "duration": 0.1, "instructor_only": False})
-    return {"lab": n, "title": LABS[n][0], "source": f"lab{n}", "build_output": "",
-            "score": sum(c["score"] for c in rows), "max_score": 100.0, "checks": rows,
-            "complete": True}
+        output = f"  did:      ran {name}\n  got:      something else\n  hint:     {hint}" if hint else ""
+        rows.append(CheckResult(name, title, points, 0.0 if hint else points,
+                                FAILED if hint else PASSED, output, duration=0.1))
+    return LabResult(n, LABS[n].title, f"lab{n}", "", rows, True)
 
 
 def main():

@@ -86,7 +86,8 @@ def page(students, labs, analysis, pairs, hidden):
 def page_elsewhere(students, labs, analysis, pairs, hidden):
     """The page made by tools/python's Python (Debian's, with the libraries) when the one
     running run_all lacks them: the students go over as JSON, the page comes back."""
-    payload = json.dumps({"students": [{"name": s.name, "results": s.results, "notes": s.notes,
+    payload = json.dumps({"students": [{"name": s.name, "notes": s.notes,
+                                        "results": {n: r.to_dict() for n, r in s.results.items()},
                                         "sources": {n: str(f) for n, f in s.sources.items()}}
                                        for s in students],
                           "labs": labs, "pairs": [pair_json(p) for p in pairs],
@@ -114,13 +115,15 @@ def pair_json(p):
 
 def page_from_json():
     """tools/python's side of :func:`page_elsewhere`: JSON on stdin, HTML on stdout."""
+    from harness.results import LabResult
+
     from . import data, similarity
     missing = [m for m in LIBRARIES if not importlib.util.find_spec(m)]
     if missing:
         sys.exit(f"no {', '.join(missing)} here either")
     doc = json.load(sys.stdin)
     labs = doc["labs"]
-    students = [data.Student(s["name"], {int(k): v for k, v in s["results"].items()},
+    students = [data.Student(s["name"], {int(k): LabResult.from_dict(v) for k, v in s["results"].items()},
                              {int(k): pathlib.Path(v) for k, v in s["sources"].items()}, s["notes"]) for s in doc["students"]]
     analysis = data.item_analysis(students, labs)
     pairs = [similarity.Pair(p["lab"], p["a"], p["b"], p["shared"], p["tokens_a"], p["tokens_b"],

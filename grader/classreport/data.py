@@ -1,21 +1,21 @@
 """The class report's numbers: per lab, per check, per student, from a run's results.
 
 Everything the page and the CSV exports show is computed here, once, so that they
-cannot disagree.  :func:`from_run` is the one place that reads grader/run_all's
-results; the rest works on :class:`Student` only.
+cannot disagree.  A lab's results are the kit's one results model
+(harness.results.LabResult); :func:`from_run` is the one place that reads them from
+grader/run_all's submissions, the rest works on :class:`Student` only.
 """
 import dataclasses
 import pathlib
 import re
 import statistics
 
-from harness.lab import LABS
+from harness.registry import LABS
 from harness.report import render_checklist
+from harness.results import FAILED, PASSED
 
 #: A check's status in the grid.
 PASS, FAIL, NOT_GRADED = "pass", "fail", "not graded"
-#: The name of the one pseudo-check of a lab that could not be graded (run_all's missing_result).
-UNGRADED_CHECK = "graded"
 #: How many hints of a check the report lists (the rest are counted as "other hints").
 HINTS_SHOWN = 5
 #: Hint text longer than this is cut in the page and the CSV.
@@ -26,17 +26,16 @@ HINT_CHARS = 300
 class Student:
     """One submission as the report sees it."""
     name: str
-    results: dict          # lab -> the checks' plugin results dict
+    results: dict          # lab -> harness.results.LabResult
     sources: dict          # lab -> folder holding the lab's C sources (as submitted)
     notes: list            # what run_all said about the submission
 
     def total(self):
-        return sum(r["score"] for r in self.results.values())
+        return sum(r.score for r in self.results.values())
 
     def graded(self, n):
         """True when lab ``n`` was graded (ran its checks), even with every check failed."""
-        checks = self.results[n]["checks"]
-        return not (len(checks) == 1 and checks[0]["name"] == UNGRADED_CHECK)
+        return self.results[n].not_graded is None
 
 
 def from_run(subs, labs):
@@ -109,8 +108,8 @@ def lab_checks(students, n):
     order = {}
     for s in students:
         if s.graded(n):
-            for c in s.results[n]["checks"]:
-                order.setdefault(c["name"], c)
+            for c in s.results[n].checks:
+                order.setdefault(c.name, c)
     return order
 
 
@@ -118,9 +117,9 @@ def status(student, n, name):
     """pass / fail / not graded of one check of one student."""
     if not student.graded(n):
         return NOT_GRADED
-    for c in student.results[n]["checks"]:
-        if c["name"] == name:
-            return {"passed": PASS, "failed": FAIL}.get(c["status"], NOT_GRADED)
+    for c in student.results[n].checks:
+        if c.name == name:
+            return {PASSED: PASS, FAILED: FAIL}.get(c.status, NOT_GRADED)
     return NOT_GRADED
 
 
@@ -128,19 +127,19 @@ def item_analysis(students, labs):
     """{lab: [Check]} with each check's pass counts and hints, most-failed first."""
     out = {}
     for n in labs:
-        checks = {name: Check(n, name, c["title"], c["max_score"])
+        checks = {name: Check(n, name, c.title, c.max_score)
                   for name, c in lab_checks(students, n).items()}
         for s in students:
-            by_name = {c["name"]: c for c in s.results[n]["checks"]} if s.graded(n) else {}
+            by_name = {c.name: c for c in s.results[n].checks} if s.graded(n) else {}
             for name, check in checks.items():
                 c = by_name.get(name)
-                if c is None or c["status"] not in ("passed", "failed"):
+                if c is None or c.status not in (PASSED, FAILED):
                     check.not_graded += 1
-                elif c["status"] == "passed":
+                elif c.status == PASSED:
                     check.passed += 1
                 else:
                     check.failed += 1
-                    hint = hint_of(c["output"]) or "(failed without a hint)"
+                    hint = hint_of(c.output) or "(failed without a hint)"
                     check.hints[hint] = check.hints.get(hint, 0) + 1
         out[n] = sorted(checks.values(),
                         key=lambda c: (c.pass_rate if c.graded else 101, -c.points, c.name))
@@ -174,10 +173,10 @@ def quartiles(values):
 def lab_stats(students, labs):
     out = {}
     for n in labs:
-        scores = [s.results[n]["score"] for s in students]
+        scores = [s.results[n].score for s in students]
         q1, q3 = quartiles(scores)
         out[n] = LabStats(
-            lab=n, title=LABS[n][0], submitted=sum(n in s.sources for s in students),
+            lab=n, title=LABS[n].title, submitted=sum(n in s.sources for s in students),
             graded=sum(s.graded(n) for s in students), scores=scores,
             median=statistics.median(scores) if scores else 0.0, q1=q1, q3=q3,
             mean=round(statistics.fmean(scores), 1) if scores else 0.0,
@@ -197,7 +196,7 @@ def grid(students, labs, analysis):
     for i, s in enumerate(students):
         rows.append({"name": s.name, "total": s.total(), "anchor": f"s{i}",
                      "report": f"{s.name}/report.txt",
-                     "scores": {n: s.results[n]["score"] for n in labs},
+                     "scores": {n: s.results[n].score for n in labs},
                      "cells": [status(s, n, c.name) for n, c in columns]})
     return columns, rows
 

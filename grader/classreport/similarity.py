@@ -31,7 +31,7 @@ import shutil
 import subprocess
 import tempfile
 
-from harness.lab import LABS
+from harness.registry import LABS
 
 #: sim_c's minimum run (tokens) when taking the expected code out: short, so that its
 #: small pieces (an `if (x < 0) {`, a placeholder line) go too.
@@ -110,7 +110,7 @@ def barrier(i):
 def lab_text(folder, n):
     """[(file, line number, text)] of the lab's programs in ``folder`` (missing ones left out)."""
     lines = []
-    for program in LABS[n][1]:
+    for program in LABS[n].programs:
         path = pathlib.Path(folder) / f"{program}.c"
         try:
             text = path.read_text(errors="replace")
