@@ -39,9 +39,9 @@ def write(out_dir, subs, labs, reference_root=ROOT / "solutions", skeleton_root=
     try:
         from . import data
         students = data.from_run(subs, labs)
-        make(pathlib.Path(out_dir), students, labs, reference_root, skeleton_root)
-        say(f"class report: {pathlib.Path(out_dir) / 'class.html'} "
-            f"({time.monotonic() - started:.1f} s)")
+        if make(pathlib.Path(out_dir), students, labs, reference_root, skeleton_root):
+            say(f"class report: {pathlib.Path(out_dir) / 'class.html'} "
+                f"({time.monotonic() - started:.1f} s)")
     except Exception as exc:  # the gradebook stands; the report says what went wrong
         say(f"run_all: the class report could not be made: {exc!r}")
     return time.monotonic() - started
@@ -53,29 +53,30 @@ def make(out, students, labs, reference_root, skeleton_root):
     pairs = similarity.compare(students, labs, skeleton_root, reference_root)
     csvs.write_checks(out / "checks.csv", analysis, labs)
     csvs.write_similarity(out / "similarity.csv", pairs)
-    hidden = similarity.hide_reference([p for p in pairs if p.flagged], reference_root,
-                                       skeleton_root)
-    context = {"students": students, "labs": labs, "analysis": analysis, "pairs": pairs,
-               "hidden": hidden}
+    flagged = [p for p in pairs if p.flagged]
+    hidden = similarity.hide_reference(flagged, reference_root, skeleton_root)
     if all(importlib.util.find_spec(m) for m in LIBRARIES):
-        html = page(students, labs, analysis, pairs, hidden)
+        html = page(students, labs, analysis, flagged, len(pairs), hidden)
     else:
-        html = page_elsewhere(students, labs, analysis, pairs, hidden)
-    if html is not None:
-        csvs.write_whole(out / "class.html", html)
+        html = page_elsewhere(students, labs, flagged, len(pairs), hidden)
+    if html is None:  # no page rather than last run's
+        (out / "class.html").unlink(missing_ok=True)
+        return False
+    csvs.write_whole(out / "class.html", html)  # harness.results' whole-or-nothing write
+    return True
 
 
-def page(students, labs, analysis, pairs, hidden):
+def page(students, labs, analysis, flagged, pair_count, hidden):
+    """class.html's text; ``flagged`` the pairs above the threshold, of ``pair_count``."""
     from . import data, render, similarity
     stats = data.lab_stats(students, labs)
     columns, rows = data.grid(students, labs, analysis)
-    flagged = [p for p in pairs if p.flagged]
     return render.page({
         "students": students, "labs": labs, "stats": stats,
         "figures": {n: render.histogram(stats[n]) for n in labs},
         "columns": columns, "rows": rows,
         "lab_columns": {n: sum(1 for m, _ in columns if m == n) for n in labs},
-        "analysis": analysis, "pairs": pairs, "flagged": flagged, "hidden": hidden,
+        "analysis": analysis, "pair_count": pair_count, "flagged": flagged, "hidden": hidden,
         "threshold": similarity.THRESHOLD, "min_shared": similarity.MIN_SHARED,
         "shown_pairs": similarity.SHOWN_PAIRS, "shown_lines": similarity.SHOWN_LINES,
         "sim_missing": similarity.missing(),
@@ -83,14 +84,15 @@ def page(students, labs, analysis, pairs, hidden):
         "checklists": data.checklists(students, labs)})
 
 
-def page_elsewhere(students, labs, analysis, pairs, hidden):
+def page_elsewhere(students, labs, flagged, pair_count, hidden):
     """The page made by tools/python's Python (Debian's, with the libraries) when the one
     running run_all lacks them: the students go over as JSON, the page comes back."""
     payload = json.dumps({"students": [{"name": s.name, "notes": s.notes,
                                         "results": {n: r.to_dict() for n, r in s.results.items()},
                                         "sources": {n: str(f) for n, f in s.sources.items()}}
                                        for s in students],
-                          "labs": labs, "pairs": [pair_json(p) for p in pairs],
+                          "labs": labs, "pairs": [pair_json(p) for p in flagged],
+                          "pair_count": pair_count,
                           "hidden": [[*k, v] for k, v in hidden.items()]})
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import classreport; "
             "classreport.page_from_json()")
@@ -130,4 +132,4 @@ def page_from_json():
                              [similarity.Run(t, [tuple(x) for x in a], [tuple(x) for x in b])
                               for t, a, b in p["runs"]]) for p in doc["pairs"]]
     hidden = {(lab, a, b): v for lab, a, b, v in doc["hidden"]}
-    sys.stdout.write(page(students, labs, analysis, pairs, hidden))
+    sys.stdout.write(page(students, labs, analysis, pairs, doc["pair_count"], hidden))

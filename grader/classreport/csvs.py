@@ -2,18 +2,8 @@
 as class.html: both are written from data.py's and similarity.py's objects)."""
 import csv
 import io
-import os
-import pathlib
 
-
-def write_whole(path, text):
-    """Write ``text`` to ``path`` whole or not at all (temporary file, then rename)."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+from harness.results import write_whole
 
 
 def table(header, rows):
