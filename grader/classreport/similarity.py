@@ -29,6 +29,7 @@ import pathlib
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 
 from harness.registry import LABS
@@ -126,9 +127,16 @@ FILE = re.compile(r"^File (\S+): (\d+) tokens")
 
 
 def sim(args, cwd):
-    proc = subprocess.run(["sim_c", *args], cwd=cwd, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, errors="replace",
-                          timeout=SIM_TIMEOUT)
+    """sim_c's output for ``args`` (nothing, said on stderr, when it fails or takes too long:
+    the lab's pairs are then missing, the rest of the report is not)."""
+    try:
+        proc = subprocess.run(["sim_c", *args], cwd=cwd, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, errors="replace",
+                              timeout=SIM_TIMEOUT)
+    except (OSError, subprocess.SubprocessError) as exc:
+        print(f"class report: sim_c failed ({exc}); similarity left out for {cwd.name}",
+              file=sys.stderr, flush=True)
+        return ""
     return proc.stdout
 
 
