@@ -91,7 +91,7 @@ def roster(folder, copies):
 
 def grade(folder, jobs, out, cgroup=None, cpus=None, env=None):
     """Run run_all on the roster; return (seconds, CPU seconds, gradebook rows, stdout)."""
-    argv = [sys.executable, str(RUN_ALL), "--roster", str(folder), "--jobs", str(jobs),
+    argv = [str(RUN_ALL), "--roster", str(folder), "--jobs", str(jobs),
             "--out", str(out), "--progress", "no"]
     if cpus:
         argv = ["taskset", "-c", cpus] + argv

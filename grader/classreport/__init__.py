@@ -1,7 +1,7 @@
 """The instructors' class report: class.html, checks.csv and similarity.csv.
 
     from classreport import write
-    write(out_dir, subs, labs)          # grader/run_all, after gradebook.csv
+    write(out_dir, subs, labs)      # grader/runall/formats/class_report.py, after gradebook.csv
 
 - data.py: the numbers (per lab, per check, per student), read from the run in one place
   (:func:`data.from_run`);

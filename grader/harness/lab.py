@@ -24,17 +24,6 @@ EXIT = 3.0
 EXIT_VALGRIND = 10.0
 
 
-def minimal_env(extra=None):
-    """The environment programs run with: small and predictable."""
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LC_ALL": "C", "HOME": "/nonexistent",
-           "TERM": "dumb"}
-    for key in ("GRADER_TIME_SCALE",):
-        if key in os.environ:
-            env[key] = os.environ[key]
-    env.update(extra or {})
-    return env
-
-
 class Lab:
     """The programs of lab ``number`` built from ``src`` into ``out``."""
 
@@ -139,7 +128,7 @@ class Lab:
             if wine_trace:
                 extra["WINEDEBUG"] = "+pid,trace+winsock,+loaddll"
             return proc.Program(sandbox.prefix(wine.LIMITS) + [wine.wine64(), binary] + args, shown,
-                                minimal_env(extra), stdin, str(self.out), False)
+                                sandbox.minimal_env(extra), stdin, str(self.out), False)
         extra = {"LD_PRELOAD": str(self.shim)}
         if linebuf:
             extra["GRADER_LINEBUF"] = "1"
@@ -153,7 +142,7 @@ class Lab:
         elif strace_log:
             prefix = strace.argv(strace_log, strace_trace, strace_inject)
         prefix = sandbox.prefix(early=early) + prefix  # grader/run_all: limits, own user (else empty)
-        return proc.Program(prefix + [binary] + args, shown, minimal_env(extra), stdin,
+        return proc.Program(prefix + [binary] + args, shown, sandbox.minimal_env(extra), stdin,
                             str(self.out), use_valgrind)
 
     def run(self, name, *args, data=b"", timeout=EXIT, **kw):

@@ -30,6 +30,19 @@ import signal
 import subprocess
 import threading
 
+#: The PATH of every program the grader starts.
+PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def minimal_env(extra=None, keep=("GRADER_TIME_SCALE",)):
+    """An environment small and predictable: PATH, C locale, no home, a dumb terminal, the
+    variables ``keep`` of the grader's own environment, then ``extra``."""
+    env = {"PATH": PATH, "LC_ALL": "C", "HOME": "/nonexistent", "TERM": "dumb"}
+    env.update({key: os.environ[key] for key in keep if key in os.environ})
+    env.update(extra or {})
+    return env
+
+
 #: Limits of every program of a submission (the build included): ``prlimit`` options.
 LIMITS = {
     "cpu": 20,                 # seconds of CPU per process (SIGXCPU, then SIGKILL)

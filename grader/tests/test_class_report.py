@@ -72,7 +72,7 @@ def class_run(tmp_path_factory):
     roster = tmp_path_factory.mktemp("roster")
     names = class_roster.known_roster(roster)
     out = tmp_path_factory.mktemp("grades")
-    proc = subprocess.run([sys.executable, str(GRADER / "run_all"), "--roster", str(roster),
+    proc = subprocess.run([str(GRADER / "run_all"), "--roster", str(roster),
                            "--labs", "1", "--jobs", "2", "--out", str(out), "--progress", "no"],
                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           timeout=600)

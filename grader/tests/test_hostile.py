@@ -22,7 +22,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 
@@ -139,7 +138,7 @@ def leftovers(marker):
 
 def grade(roster, out):
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, str(GRADER / "run_all"), "--roster", str(roster),
+    proc = subprocess.run([str(GRADER / "run_all"), "--roster", str(roster),
                            "--labs", "3,5", "--jobs", "2", "--checks", f"{CHECKS} or {EARLY_CHECKS}",
                            "--out", str(out)],
                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
