@@ -1,11 +1,13 @@
 #!/bin/sh
 # Check for every tool the kit uses and install what is missing (Debian/Ubuntu, apt-get).
 #
-#   tools/setup.sh [GROUP...]     groups: core windows docs all (default: all)
+#   tools/setup.sh [GROUP...]     groups: core windows docs report browser all (default: all)
 #
 # core     C compiler, make, Python 3 with pytest, Valgrind, strace   (labs 1-5, 7, make test)
 # windows  mingw-w64 cross compiler and Wine                           (lab 6)
 # docs     Doxygen and Graphviz                                        (make docs)
+# report   jinja2, matplotlib, similarity-tester                      (run_all's class.html)
+# browser  Chromium, headless                                          (make test: class.html's test)
 #
 # Idempotent and quick (well under a second) when everything is there. As root (or with
 # sudo) it runs apt-get; otherwise it prints the exact command to run, and fails.
@@ -20,6 +22,8 @@ need() { # need PACKAGE TEST-COMMAND...: add PACKAGE when the test fails
     "$@" >/dev/null 2>&1 || missing="$missing $pkg"
 }
 has() { command -v "$1"; }
+# Exit 0 when the Python module (argv[1]) is there, without importing it (matplotlib is slow).
+module='import importlib.util as u, sys; sys.exit(u.find_spec(sys.argv[1]) is None)'
 
 for group in "$@"; do
     case $group in
@@ -43,9 +47,21 @@ for group in "$@"; do
         need doxygen has doxygen
         need graphviz has dot
         ;;
-    core | windows | docs | all) ;;
+    esac
+    case $group in
+    report | all)
+        need python3-jinja2 "$here/python" -c "$module" jinja2
+        need python3-matplotlib "$here/python" -c "$module" matplotlib
+        need similarity-tester has sim_c
+        ;;
+    esac
+    case $group in
+    browser | all)
+        need chromium has chromium
+        ;;
+    core | windows | docs | report | browser | all) ;;
     *)
-        echo "setup: unknown group '$group' (core, windows, docs, all)" >&2
+        echo "setup: unknown group '$group' (core, windows, docs, report, browser, all)" >&2
         exit 2
         ;;
     esac

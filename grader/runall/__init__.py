@@ -16,6 +16,7 @@ does, then this package:
 - ``formats``: each output one module, written from the results (``FORMATS``);
 - ``main``: the command line and the order of all this.
 
-Under ``--out`` (default ``build/grades``): ``gradebook.csv`` and, per student,
+Under ``--out`` (default ``build/grades``): ``gradebook.csv``, the class report
+(``class.html``, ``checks.csv``, ``similarity.csv``: grader/classreport) and, per student,
 ``report.txt``, ``results.json`` (Gradescope's format) and ``junit.xml``.
 """

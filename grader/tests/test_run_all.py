@@ -49,6 +49,8 @@ def test_reference_solutions_score_full_marks(tmp_path):
     for n in GRADED:
         assert f"lab {n}: 100/100 points" in report
     assert "isolation:" in proc.stderr
+    for name in ("class.html", "checks.csv", "similarity.csv"):  # the class report, here too
+        assert (tmp_path / name).stat().st_size > 0, name
     suites = {s.get("name"): s for s in ET.parse(tmp_path / "solutions" / "junit.xml").iter("testsuite")}
     assert sorted(suites) == [f"lab{n}" for n in GRADED]  # one suite per lab
     for n in GRADED:

@@ -8,7 +8,8 @@ Each module has one function, ``write(grades)``, that writes its output from a
 import dataclasses
 import pathlib
 
-from . import autolab, gradebook_csv, junit_xml, report_txt, results_json, table, verdict
+from . import (autolab, class_report, gradebook_csv, junit_xml, report_txt, results_json, table,
+               verdict)
 
 
 @dataclasses.dataclass
@@ -31,6 +32,7 @@ FORMATS = {
     "results.json": results_json.write,    # per student (and --gradescope): Gradescope's format
     "junit.xml": junit_xml.write,          # per student: one testsuite per lab
     "gradebook.csv": gradebook_csv.write,  # the class: one row per student
+    "class.html": class_report.write,      # the class: class.html, checks.csv, similarity.csv
     "table": table.write,                  # stdout: the gradebook, notes, the run's figures
     "verdict": verdict.write,              # stdout, the reference only: full marks or why not
     "autolab": autolab.write,              # stdout, --autolab: the report, then the score line
