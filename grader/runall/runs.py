@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 
-from harness import results as resultslib, timing
+from harness import results as resultslib, sandbox, timing
 from harness.registry import LABS, windows_labs
 
 from . import isolation
@@ -211,7 +211,7 @@ class Run:
             timed_out = True
             output = self.stop(child)
         for uid in users or ():
-            isolation.sandbox.kill_user(uid)
+            sandbox.kill_user(uid)
         text = output.decode("utf-8", "replace")
         self.read_results(sub, labs, results, child.returncode, text, timed_out, by_deadline,
                           limit)

@@ -16,6 +16,7 @@ import time
 import pytest
 
 from harness.mutants import all_mutants
+from runall import isolation
 
 from conftest import GRADER, ROOT, grade
 
@@ -79,3 +80,18 @@ def test_a_compiler_that_cannot_start_is_not_the_students_mistake(tmp_path):
     assert graded.checks and all(c.status == "skipped" for c in graded.checks.values())
     assert "error of the grading machine" in graded.stdout
     assert "fix the compile errors" not in graded.stdout and "FAIL" not in graded.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the users are reserved by root only")
+def test_users_are_reserved_by_one_run_at_a_time():
+    """Two runs never hold one user; a user given back is free again, and its lock with it."""
+    first, second = isolation.Users(), isolation.Users()
+    try:
+        mine = first.reserve(2)
+        theirs = second.reserve(2)
+        assert len(mine) == len(theirs) == 2 and not set(mine) & set(theirs)
+        assert all(isolation.reserved(uid) for uid in mine + theirs)
+    finally:
+        first.release()
+        second.release()
+    assert not any(isolation.reserved(uid) for uid in mine + theirs)
