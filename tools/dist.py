@@ -19,10 +19,12 @@ import tarfile
 import zipfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "grader"))
+from harness.registry import LABS  # noqa: E402  (the labs there are: stdlib only)
 DIST = ROOT / "dist"
 NEVER = ("build/", "dist/", "docs/html/", ".git/")
 #: Left out of what a student gets.
-INSTRUCTORS = ("solutions/", "grader/mutants/", "grader/tests/", "grader/run_all",
+INSTRUCTORS = ("solutions/", "grader/mutants/", "grader/tests/", "grader/run_all", "grader/runall/",
                "grader/gradescope/", "grader/autolab/", "tools/dist.py", "tools/bench.py",
                "grader/classreport/", "tools/bench_class_report.py")
 #: Left out of what a platform gets (it grades; it needs neither solutions nor mutants).
@@ -142,6 +144,9 @@ def main(argv=None):
     parser.add_argument("what", choices=["student", "gradescope", "autolab"])
     parser.add_argument("--labs", default="", help="gradescope: the labs this assignment grades")
     args = parser.parse_args(argv)
+    wrong = [x for x in args.labs.replace(" ", "").split(",") if x and not (x.isdigit() and int(x) in LABS)]
+    if wrong:
+        parser.error(f"--labs: no lab {', '.join(wrong)} (labs: {', '.join(map(str, LABS))})")
     if args.what == "student":
         student()
     elif args.what == "gradescope":

@@ -15,8 +15,8 @@ Usage::
 
     tools/skeletons.py            write labs/labN/*.c from solutions/labN/*.c
     tools/skeletons.py --check    exit 1 (and show a diff) if a skeleton is stale
-    tools/skeletons.py --strip F  print solution F without any marker line
-                                  (the Doxygen input filter for the reference site)
+    tools/skeletons.py --strip F  print solution F without any marker line (Doxygen's input
+                                  filter is tools/doxygen_filter.sh, not this)
 """
 import argparse
 import difflib

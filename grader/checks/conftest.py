@@ -21,7 +21,7 @@ import traceback
 
 import pytest
 
-from harness import proc, results, sandbox, timing, wine
+from harness import proc, results, sandbox, timing
 from harness.lab import Lab, stderr_hint
 from harness.registry import LABS, number_in
 from harness.report import CheckFailed, render_checklist
@@ -126,7 +126,7 @@ def lab(request):
     lab = get_lab(request.config, number)
     if lab.missing:  # skipped, said plainly: neither a pass nor the student's failure
         pytest.skip(f"lab {number} cannot be graded on this machine: it needs "
-                    f"{' and '.join(lab.missing)}.\n  Install them: {wine.INSTALL}")
+                    f"{' and '.join(lab.missing)}.\n  {lab.remedy}")
     return lab
 
 
@@ -257,6 +257,9 @@ def pytest_runtest_makereport(item, call):
                 entry.output = str(report.longrepr)[-2000:]
         if report.skipped and call.excinfo is not None:
             entry.status = SKIPPED
+        elif call.excinfo is not None and isinstance(call.excinfo.value, proc.MachineError):
+            entry.status = SKIPPED  # the grading machine failed, not the program: not graded
+            entry.output = f"  skipped: {call.excinfo.value}"
 
 
 @pytest.hookimpl(hookwrapper=True)

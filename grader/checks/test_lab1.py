@@ -1,4 +1,4 @@
-"""Lab 1: socket creation.  Contract: shared/spec/LABS.md, "Lab 1"; handout labs/lab1/README.md.
+"""Lab 1: socket creation.  Contract: docs/contract.md, "Lab 1"; handout labs/lab1/README.md.
 
 Program: ``socket_create [tcp|udp]``.
 """

@@ -1,4 +1,4 @@
-"""Lab 2: bind.  Contract: shared/spec/LABS.md, "Lab 2"; handout labs/lab2/README.md.
+"""Lab 2: bind.  Contract: docs/contract.md, "Lab 2"; handout labs/lab2/README.md.
 
 Program: ``bind_server PORT``: binds INADDR_ANY:PORT, prints ``bound to 0.0.0.0:PORT``,
 waits for end of file on stdin or SIGINT/SIGTERM, exits 0.

@@ -1,4 +1,4 @@
-"""Lab 3: listen and accept.  Contract: shared/spec/LABS.md, "Lab 3"; handout labs/lab3/README.md.
+"""Lab 3: listen and accept.  Contract: docs/contract.md, "Lab 3"; handout labs/lab3/README.md.
 
 Programs: ``hello_server PORT [MAX_CLIENTS]`` greets each client with the 14 bytes
 ``Hello, World!\\n`` and closes; ``hello_client HOST PORT`` prints what the server sent.

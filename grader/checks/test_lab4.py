@@ -1,4 +1,4 @@
-"""Lab 4: the iterative TCP echo server and its client.  Contract: shared/spec/LABS.md, "Lab 4";
+"""Lab 4: the iterative TCP echo server and its client.  Contract: docs/contract.md, "Lab 4";
 handout labs/lab4/README.md.
 
 Programs: ``echo_server PORT [MAX_CLIENTS]`` and ``echo_client HOST PORT``.  The behaviour

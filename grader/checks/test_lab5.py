@@ -1,4 +1,4 @@
-"""Lab 5: UDP uppercase.  Contract: shared/spec/LABS.md, "Lab 5"; handout labs/lab5/README.md.
+"""Lab 5: UDP uppercase.  Contract: docs/contract.md, "Lab 5"; handout labs/lab5/README.md.
 
 Programs: ``udp_upper_server PORT [MAX_DATAGRAMS]`` answers each datagram with its bytes
 a-z turned into A-Z (every other byte unchanged, the same length, to the sender);
@@ -12,11 +12,11 @@ purpose.  Every wait is a UdpPeer recv or a program wait with a deadline.
 import re
 import signal
 import socket
-import threading
 
 import pytest
 
 from harness import common, net, proc, timing
+from harness.early import EarlyRun
 from harness.lab import placeholder_hint
 from harness.report import fail, first_difference, lost_at_nul, show
 
@@ -327,48 +327,6 @@ def test_server_valgrind_clean(lab):
 # -- the client ----------------------------------------------------------------------------
 
 
-class FakeUdpServer:
-    """A UDP server on a thread: ``respond(fake, data, addr)`` for each datagram received.
-
-    ``received`` lists the datagrams in order; ``reply(addr, data)`` answers from its socket.
-    """
-
-    def __init__(self, respond):
-        self.peer = net.UdpPeer()
-        self.port = self.peer.port
-        self.respond = respond
-        self.received = []
-        self.errors = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self):
-        while not self._stop.is_set():
-            got = self.peer.recv(0.1)
-            if got is None:
-                continue
-            self.received.append(got[0])
-            try:
-                self.respond(self, got[0], got[1])
-            except OSError as exc:
-                self.errors.append(exc)
-
-    def reply(self, addr, data):
-        self.peer.sock.sendto(data, addr)
-
-    def close(self):
-        self._stop.set()
-        self._thread.join(timeout=2)
-        self.peer.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
 def uppercase(fake, data, addr):
     fake.reply(addr, upper(data))
 
@@ -385,91 +343,31 @@ def run_client(lab, port, data, limit=6, **kw):
     return client, status, elapsed
 
 
-class EarlyRun:
-    """A client run that a check judges, started before the session's first check.
-
-    The give-up check waits out 3 tries of about 1 s, the retry check one, the Valgrind
-    check a slow start: their clients are started when the grading starts (see
-    :func:`start_early`), so that the waiting overlaps the other checks, and the check
-    itself only collects the result.  Same run as :func:`run_client`: ``data`` on stdin, at most
-    ``limit`` s, then killed; ``kw`` goes to ``lab.start``.
-
-    The client is taken out of ``proc``'s registry (every check's teardown kills what is
-    in it), and under grader/run_all it runs as the early runs' user, which the kill after
-    each check leaves alone (``sandbox.kill_strays``); :meth:`close` kills it, with its
-    process group, and closes ``peer``.  A thread waits for the client, so
-    ``elapsed`` is the time to its exit, not to the check.
-    """
-
-    def __init__(self, lab, make_peer, data, limit=6, **kw):
-        self.peer, self.client, self.error, self._thread, self._closed = None, None, None, None, False
-        self.status, self.elapsed, self.limit = None, None, limit
-        try:
-            self.peer = make_peer()
-            self.client = proc.detach(lab.start(CLIENT, "127.0.0.1", self.peer.port, early=True, **kw))
-        except Exception as exc:  # noqa: BLE001 (e.g. the client did not build): the check raises it
-            self.error = exc
-            return
-        self.client.feed(data)
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-
-    def _watch(self):
-        self.status = self.client.wait(timing.seconds(self.limit))
-        self.elapsed = self.client.elapsed()
-        if self.status is None:
-            self.client.kill()
-
-    def result(self):
-        """(client, status, elapsed) once the client ended or was killed (at most ``limit`` s
-        after its start); a failure to start it is raised here, in the check."""
-        if self.error is not None:
-            raise self.error
-        self._thread.join(timing.seconds(self.limit + 10))  # the watcher ends by itself before
-        return self.client, self.status, self.client.elapsed() if self.elapsed is None else self.elapsed
-
-    def close(self):
-        if self._closed:
-            return
-        self._closed = True
-        if self.client is not None:
-            self.client.kill()
-        if self._thread is not None:
-            self._thread.join(timing.seconds(10))
-        if self.peer is not None:
-            self.peer.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
 #: The lines of the client's Valgrind check (one of 50 KB).
 VALGRIND_LINES = [b"short", b"B" * 50_000, b"last"]
 
 #: The checks whose client starts early: check -> EarlyRun's arguments (peer, stdin, ...).
 EARLY = {
-    "test_client_retries": dict(make_peer=lambda: FakeUdpServer(answer_second_try),
+    "test_client_retries": dict(make_peer=lambda: net.FakeUdpServer(answer_second_try),
                                 data=b"again\n"),
     "test_client_gives_up": dict(make_peer=net.UdpPeer, data=b"hello\n"),
-    "test_client_valgrind_clean": dict(make_peer=lambda: FakeUdpServer(uppercase),
+    "test_client_valgrind_clean": dict(make_peer=lambda: net.FakeUdpServer(uppercase),
                                        data=b"\n".join(VALGRIND_LINES) + b"\n", limit=20,
                                        use_valgrind=True),
 }
 
 
 def start_early(lab, names):
-    """The :class:`EarlyRun` of each check of :data:`EARLY` among ``names`` (the selected
-    checks), started before the session's first check (grader/checks/conftest.py), so that
-    their waiting overlaps the checks of every lab graded before this one."""
-    return {name: EarlyRun(lab, **args) for name, args in EARLY.items() if name in names}
+    """The :class:`harness.early.EarlyRun` of each check of :data:`EARLY` among ``names``
+    (the selected checks), started before the session's first check
+    (grader/checks/conftest.py), so that their waiting overlaps the checks of every lab
+    graded before this one."""
+    return {name: EarlyRun(lab, CLIENT, **args) for name, args in EARLY.items() if name in names}
 
 
 def early_run(lab, early, name):
-    """The check's :class:`EarlyRun`: the one started early, or one started now."""
-    return early.pop(name, None) or EarlyRun(lab, **EARLY[name])
+    """The check's :class:`harness.early.EarlyRun`: the one started early, or one started now."""
+    return early.pop(name, None) or EarlyRun(lab, CLIENT, **EARLY[name])
 
 
 def shown_list(datagrams):
@@ -496,7 +394,7 @@ def test_client_uppercases_lines(lab):
     """each stdin line goes as one datagram without its newline; each reply is printed + newline"""
     lines = [b"hello", b"", b"Mixed Case 123 z\xe9\0nul", b"last line without newline"]
     data = b"\n".join(lines)
-    with FakeUdpServer(uppercase) as fake:
+    with net.FakeUdpServer(uppercase) as fake:
         client, status, _ = run_client(lab, fake.port, data)
     want = b"".join(upper(line) + b"\n" for line in lines)
     out = client.out()
@@ -522,7 +420,7 @@ def test_client_quits_on_q(lab):
     """a line `q` or `Q` ends the session (exit 0): nothing after it is sent"""
     for quit_line in (b"q\n", b"Q\n"):
         data = b"before\n" + quit_line + b"after\n"
-        with FakeUdpServer(uppercase) as fake:
+        with net.FakeUdpServer(uppercase) as fake:
             client, status, _ = run_client(lab, fake.port, data)
         if fake.received != [b"before"] or client.out() != b"BEFORE\n" or status != 0:
             fail(f"ran `{client.shown}` with {show(data)} on stdin",
@@ -609,7 +507,7 @@ def reply_from_elsewhere_first(fake, data, addr):
 def test_client_ignores_other_senders(lab):
     """a datagram from another port than the server's is ignored; only the server's reply is printed"""
     data = b"hello\nworld\n"
-    with FakeUdpServer(reply_from_elsewhere_first) as fake:
+    with net.FakeUdpServer(reply_from_elsewhere_first) as fake:
         client, status, _ = run_client(lab, fake.port, data)
     out = client.out()
     if out != b"HELLO\nWORLD\n" or status != 0:

@@ -1,5 +1,5 @@
 """Lab 6: the echo server and client of lab 4, ported to Winsock.  Contract:
-shared/spec/LABS.md, "Lab 6"; handout labs/lab6/README.md.
+docs/contract.md, "Lab 6"; handout labs/lab6/README.md.
 
 Programs: ``echo_server_win.exe PORT [MAX_CLIENTS]`` and ``echo_client_win.exe HOST PORT``,
 cross-compiled with mingw-w64 and run under Wine (``harness/wine.py``; ``Lab.start``

@@ -10,12 +10,10 @@ labs=${SOCKETS_LAB_LABS:-}
 if [ -z "$labs" ] && [ -f "$here/gradescope-labs" ]; then labs=$(tr -d ' \n' < "$here/gradescope-labs"); fi
 apt-get update
 apt-get install -y --no-install-recommends iproute2 util-linux procps
-if [ -z "$labs" ] || [[ ",$labs," == *",6,"* ]]; then
-    "$kit/tools/setup.sh" core windows
-else
-    "$kit/tools/setup.sh" core
-fi
-if [ -z "$labs" ] || [[ ",$labs," == *",6,"* ]]; then
+"$kit/tools/setup.sh" core  # Python first: the lab registry tells what the labs need
+groups=$(python3 "$kit/grader/harness/registry.py" setup "$labs")
+"$kit/tools/setup.sh" $groups
+if [[ " $groups " == *" windows "* ]]; then
     # Wine's prefix, made once here (about 8 s) and kept in the image: runs start warm.
     (cd "$kit" && tools/python -c 'import sys; sys.path.insert(0, "grader"); from harness import wine; wine.template()')
 fi

@@ -12,6 +12,7 @@ import os
 import pathlib
 import shutil
 import subprocess
+import threading
 
 from . import sandbox
 
@@ -29,11 +30,30 @@ class BuildResult:
     for the top of the report.
     """
 
-    def __init__(self, ok, output, binaries, outputs=None):
+    def __init__(self, ok, output, binaries, outputs=None, machine=None):
         self.ok = ok
         self.output = output
         self.binaries = binaries
         self.outputs = outputs or {}
+        #: Why the compiler could not run at all (the grading machine's failure, not the
+        #: student's: see :func:`machine_error`), or None.
+        self.machine = machine
+
+
+#: What a compiler says when it could not run: a failure of the grading machine (no process
+#: or memory left), never a mistake of the student's code.
+MACHINE_ERRORS = (": fatal error: cannot execute", "fork: Resource temporarily unavailable",
+                  "Cannot allocate memory", "Killed signal terminated program")
+#: How many times a compile that met such a failure is tried in all.
+ATTEMPTS = 3
+
+
+def machine_error(status, output):
+    """The line of the compiler's ``output`` that says it could not run, or None."""
+    if status == 0:
+        return None
+    return next((line.strip() for line in output.splitlines()
+                 if any(mark in line for mark in MACHINE_ERRORS)), None)
 
 
 def compiler():
@@ -69,21 +89,39 @@ def build_one(src, out, name, cc, cflags=None, ldlibs="", exe="", timeout=120):
             return target, old["status"], old["output"]
     except (OSError, ValueError, KeyError):
         pass
-    target.unlink(missing_ok=True)
     record.unlink(missing_ok=True)
-    try:
-        # grader/run_all compiles an untrusted submission as its own user, limited (else no prefix)
-        proc = subprocess.run(sandbox.prefix() + argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              timeout=timeout, stdin=subprocess.DEVNULL, cwd=str(src))
-        status, output = proc.returncode, proc.stdout.decode("utf-8", "replace").strip()
-    except subprocess.TimeoutExpired:
-        status, output = -1, f"the compiler did not finish within {timeout} s"
-    built = status == 0 and target.exists()
+    # Built under a name of its own, then renamed: a grading of the same folder at the same
+    # time (two `make labN`) never runs half a program.
+    fresh = out / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp{exe}"
+    for _attempt in range(ATTEMPTS):  # again only when the machine failed, not the code
+        status, output = compile_once(compile_command(cc, source, fresh, cflags, ldlibs), src,
+                                      timeout)
+        if not machine_error(status, output):
+            break
+    built = status == 0 and fresh.exists()
+    if built:
+        os.replace(fresh, target)
+    else:
+        fresh.unlink(missing_ok=True)
+        target.unlink(missing_ok=True)
     if built:  # kept for the next run only when the program is there to go with it
         tmp = record.with_name(f".{record.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps({"argv": argv, "status": status, "output": output}))
         os.replace(tmp, record)
     return (target if built else None), status, output
+
+
+def compile_once(argv, src, timeout):
+    """Run the compiler command ``argv`` in ``src``; return (status, output)."""
+    try:
+        # grader/run_all compiles an untrusted submission as its own user, limited (else no prefix)
+        proc = subprocess.run(sandbox.prefix() + argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              timeout=timeout, stdin=subprocess.DEVNULL, cwd=str(src))
+        return proc.returncode, proc.stdout.decode("utf-8", "replace").strip()
+    except subprocess.TimeoutExpired:
+        return -1, f"the compiler did not finish within {timeout} s"
+    except OSError as exc:  # the grader could not even start it
+        return -1, f"{argv[0]}: fatal error: cannot execute the compiler: {exc}"
 
 
 def build_programs(src, out, programs, cc=None, cflags=None, ldlibs="", exe="", timeout=120):
@@ -100,7 +138,9 @@ def build_programs(src, out, programs, cc=None, cflags=None, ldlibs="", exe="", 
     binaries = {name: binary for name, (binary, _status, _output) in zip(programs, done)}
     outputs = {name: (status, output) for name, (_binary, status, output) in zip(programs, done)}
     text = "\n".join(output for _binary, _status, output in done if output)
-    return BuildResult(all(binaries.values()), text.strip(), binaries, outputs)
+    machine = next((m for m in (machine_error(status, output) for _b, status, output in done) if m),
+                   None)
+    return BuildResult(all(binaries.values()), text.strip(), binaries, outputs, machine)
 
 
 def shim(build_dir):

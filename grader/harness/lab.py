@@ -15,6 +15,9 @@ from .registry import LABS
 from .report import fail, show
 
 ROOT = build.ROOT
+#: What to do when the grading machine, not the program, failed.
+MACHINE_REMEDY = ("This is an error of the grading machine (out of processes or memory), "
+                  "not of your program: grade again.")
 
 #: How long a program may take to print its ready line (seconds, before scaling).
 READY = 3.0
@@ -47,6 +50,8 @@ class Lab:
         self.cc = wine.MINGW_CC if self.windows else build.compiler()
         self.wine = None
         self._logs = 0
+        #: What to do about :attr:`missing` (the checks' skip message says it).
+        self.remedy = f"Install them: {wine.INSTALL}"
         if self.windows:
             #: What this machine lacks to grade the lab (the checks skip, saying so).
             self.missing = wine.missing()
@@ -66,7 +71,15 @@ class Lab:
             self.missing = []
             self.built = build.build_programs(self.src, self.out, self.programs,
                                               cflags=self.cflags, ldlibs=ldlibs)
-            self.shim = build.shim(self.out.parent / ".grader")
+            try:
+                self.shim = build.shim(self.out.parent / ".grader")
+            except (OSError, subprocess.SubprocessError) as exc:  # the grader's own library
+                self.shim = None
+                self.missing = [f"a compiler that builds the grader's shim ({exc})"]
+                self.remedy = MACHINE_REMEDY
+        if self.built.machine:  # not the student's mistake: the lab is not graded, saying why
+            self.missing = [f"a compiler that can run (it could not: {self.built.machine})"]
+            self.remedy = MACHINE_REMEDY
 
     def close(self):
         """Stop what the lab keeps running between checks (Wine's server)."""

@@ -11,7 +11,7 @@ Each mutant is one file ``grader/mutants/labN/NAME.toml``::
     old = "..."                          # must occur exactly once in the solution
     new = "..."
 
-``grader/tests/test_mutants.py`` builds every mutant, runs its checks and
+``grader/tests/test_labs.py`` builds every mutant, runs its checks and
 asserts each named check fails with the hint.
 """
 import pathlib

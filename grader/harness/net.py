@@ -248,3 +248,45 @@ class UdpPeer:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class FakeUdpServer:
+    """A UDP server on a thread: ``respond(fake, data, addr)`` for each datagram received.
+
+    ``received`` lists the datagrams in order; ``reply(addr, data)`` answers from its socket.
+    """
+
+    def __init__(self, respond):
+        self.peer = UdpPeer()
+        self.port = self.peer.port
+        self.respond = respond
+        self.received = []
+        self.errors = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        while not self._stop.is_set():
+            got = self.peer.recv(0.1)
+            if got is None:
+                continue
+            self.received.append(got[0])
+            try:
+                self.respond(self, got[0], got[1])
+            except OSError as exc:
+                self.errors.append(exc)
+
+    def reply(self, addr, data):
+        self.peer.sock.sendto(data, addr)
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.peer.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -81,6 +81,11 @@ class Stream:
 VALGRIND_LINE = re.compile(rb"^==\d+==")
 
 
+class MachineError(RuntimeError):
+    """The grading machine failed to do its part (it could not start a process): never the
+    student's mistake.  The check is not graded, saying so."""
+
+
 class Program:
     """A program under test, running (or finished) in its own process group."""
 
@@ -88,10 +93,14 @@ class Program:
         self.shown = shown
         self.valgrind = valgrind
         self.started = time.monotonic()
-        self.popen = subprocess.Popen(
-            argv, stdin=subprocess.PIPE if stdin is None else stdin,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=env, cwd=cwd, close_fds=True, start_new_session=True)
+        try:
+            self.popen = subprocess.Popen(
+                argv, stdin=subprocess.PIPE if stdin is None else stdin,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env=env, cwd=cwd, close_fds=True, start_new_session=True)
+        except OSError as exc:
+            raise MachineError(f"the grader could not start `{shown}` ({exc}): an error of the "
+                               "grading machine, not of your program; grade again") from exc
         self.pid = self.popen.pid
         self.stdout = Stream(self.popen.stdout)
         self.stderr = Stream(self.popen.stderr)

@@ -29,6 +29,7 @@ Run as a program (stdlib only, any Python 3), it answers the Makefile::
 
     registry.py numbers      1 2 3 4 5 6       (every lab, in order)
     registry.py setup N      core windows      (the setup groups of lab N; status 2: no lab N)
+    registry.py setup 3,4    core              (of several labs; ``setup ""``: of every lab)
 """
 import dataclasses
 import re
@@ -85,17 +86,23 @@ def windows_labs():
     return {n for n, spec in LABS.items() if spec.windows}
 
 
+def setup_groups(numbers):
+    """The ``tools/setup.sh`` groups that grading the labs ``numbers`` needs, in order."""
+    return list(dict.fromkeys(g for n in numbers for g in LABS[n].setup))
+
+
 def main(argv):
     if argv == ["numbers"]:
         print(" ".join(map(str, LABS)))
         return 0
     if len(argv) == 2 and argv[0] == "setup":
-        spec = LABS.get(int(argv[1])) if argv[1].isdigit() else None
-        if spec is None:
-            print(f"sockets-lab: there is no lab {argv[1]} (labs: {' '.join(map(str, LABS))})",
-                  file=sys.stderr)
+        words = [w for w in argv[1].replace(" ", "").split(",") if w] or list(map(str, LABS))
+        wrong = [w for w in words if not (w.isdigit() and int(w) in LABS)]
+        if wrong:
+            print(f"sockets-lab: there is no lab {', '.join(wrong)} "
+                  f"(labs: {' '.join(map(str, LABS))})", file=sys.stderr)
             return 2
-        print(" ".join(spec.setup))
+        print(" ".join(setup_groups(int(w) for w in words)))
         return 0
     print("usage: registry.py numbers | setup N", file=sys.stderr)
     return 2

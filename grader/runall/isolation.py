@@ -83,6 +83,26 @@ class Users:
         self.held.clear()
 
 
+def reserved(uid):
+    """True when a run holds ``uid`` now (its lock file is locked)."""
+    try:
+        fd = os.open(LOCKS / str(uid), os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # a lock this took goes with it
+
+
+def in_range(uid):
+    """True for a uid the runs take their users from."""
+    return UID_BASE <= uid < UID_BASE + UID_SPAN
+
+
 def known_user(uid):
     """True when an account of the system has ``uid`` (the grader never borrows it)."""
     try:

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 
-from harness.registry import LABS
+from harness.registry import LABS, setup_groups
 
 from . import intake
 from .formats import Grades, results_json, verdict, write_all
@@ -73,7 +73,7 @@ def choose_labs(wanted):
 def setup(labs):
     """The setup step for what ``labs`` need beyond the core (lab 6: mingw-w64 and Wine), as
     ``make labN`` does; True when it is all there."""
-    groups = sorted({g for n in labs for g in LABS[n].setup} - {"core"})
+    groups = [g for g in setup_groups(labs) if g != "core"]
     if not groups:
         return True
     done = subprocess.run([str(ROOT / "tools" / "setup.sh"), *groups], stdout=sys.stderr)

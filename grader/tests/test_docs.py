@@ -35,7 +35,7 @@ pytestmark = pytest.mark.skipif(shutil.which("doxygen") is None or shutil.which(
 CHAPTERS = ["ch_client_server", "ch_sockets", "ch_addresses", "ch_byte_order", "ch_tcp_server",
             "ch_tcp_client", "ch_streams", "ch_echo_server", "ch_tcp_udp", "ch_udp",
             "ch_protocols", "ch_winsock"]
-PAGES = ["index", "tutorial", "labs", "glossary", "contributing"] + CHAPTERS
+PAGES = ["index", "tutorial", "labs", "glossary", "contributing", "contract"] + CHAPTERS
 # Each topic the issue asks for, and the section (anchor) of the chapter that teaches it.
 TOPICS = {
     "client/server model": ("ch_client_server", "cs_roles"),

@@ -28,6 +28,7 @@ import time
 import pytest
 
 from harness.mutants import all_mutants
+from runall import isolation
 
 from conftest import GRADER, ROOT
 
@@ -120,7 +121,8 @@ __attribute__((constructor)) static void hostile(void)
 
 
 def leftovers(marker):
-    """Processes of the sandbox's users, or running a program from a run's copy."""
+    """Processes of a sandbox user that no run holds now, or running a program from our
+    runs' copies (``marker``): other runs at once on this machine keep their own."""
     found = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -131,7 +133,8 @@ def leftovers(marker):
             exe = os.readlink(f"/proc/{pid}/exe") if uid != 0 else ""
         except (OSError, StopIteration):
             continue
-        if 62000 <= uid < 63000 or marker in exe:
+        if isolation.in_range(uid) and not isolation.reserved(uid) \
+                or not isolation.in_range(uid) and marker in exe:
             found.append((pid, uid, exe))
     return found
 

@@ -15,9 +15,12 @@ import time
 
 import pytest
 
-from harness import sandbox
+#: The student's user of the running test (reserved by the ``student`` fixture).
+UID = None
 
-UID = 62990  # above run_all's users (62000 + one per job)
+from harness import sandbox
+from runall import isolation
+
 AS_ROOT = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
                                 reason="needs root, to run processes as another user")
 
@@ -43,9 +46,11 @@ def student(monkeypatch):
     The test is a subreaper meanwhile (as run_all's namespaces are): killed orphans are
     reaped here, not left as zombies that count against the user's process limit.
     """
+    global UID
+    users = isolation.Users()
+    UID, = users.reserve(1)  # a user of this test alone, as a run reserves its own
     monkeypatch.setenv("GRADER_SANDBOX_UID", str(UID))
     subreaper(True)
-    sandbox.kill_user(UID)
     started = []
 
     def start(script, argv0=None):
@@ -65,6 +70,7 @@ def student(monkeypatch):
         proc.wait(5)
     wait_for(lambda: reap() or sandbox.processes_of(UID) == [])
     subreaper(False)
+    users.release()
 
 
 def wait_for(predicate, timeout=5.0):
