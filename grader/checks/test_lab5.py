@@ -369,6 +369,17 @@ def run_client(lab, port, data, limit=6, **kw):
     return client, status, elapsed
 
 
+class ClosedUdpPort:
+    """A UDP port where nothing listens: each datagram sent there comes back as an ICMP
+    "port unreachable", which a connected socket reports as ECONNREFUSED."""
+
+    def __init__(self):
+        self.port = net.free_port(socket.SOCK_DGRAM)
+
+    def close(self):
+        pass
+
+
 #: The lines of the client's Valgrind check (one of 50 KB).
 VALGRIND_LINES = [b"short", b"B" * 50_000, b"last"]
 
@@ -377,6 +388,8 @@ EARLY = {
     "test_client_retries": dict(make_peer=lambda: net.FakeUdpServer(answer_second_try),
                                 data=b"again\n"),
     "test_client_gives_up": dict(make_peer=net.UdpPeer, data=b"hello\n"),
+    "test_client_refused_tries_count_as_unanswered": dict(make_peer=lambda: ClosedUdpPort(),
+                                                           data=b"hello\n"),
     "test_client_valgrind_clean": dict(make_peer=lambda: net.FakeUdpServer(uppercase),
                                        data=b"\n".join(VALGRIND_LINES) + b"\n", limit=20,
                                        use_valgrind=True),
@@ -462,7 +475,7 @@ def answer_second_try(fake, data, addr):
         fake.reply(addr, upper(data))
 
 
-@pytest.mark.points(5)
+@pytest.mark.points(4)
 def test_client_retries(lab, early):
     """when the first datagram is lost (no reply), the client sends it again and prints the reply"""
     with early_run(lab, early, "test_client_retries") as run:
@@ -484,7 +497,7 @@ def test_client_retries(lab, early):
                               "a reply came)"))
 
 
-@pytest.mark.points(5)
+@pytest.mark.points(4)
 def test_client_gives_up(lab, early):
     """with nobody answering: 3 tries of about 1 s, then `no reply from HOST:PORT` and exit 1"""
     with early_run(lab, early, "test_client_gives_up") as run:
@@ -507,6 +520,31 @@ def test_client_gives_up(lab, early):
              got=f"{len(tries)} datagram(s): {shown_list(tries)}; "
                  f"{proc.describe_status(status)} after {elapsed:.1f} s",
              stderr=client.err(), hint=placeholder(client, give_up_hint(tries, elapsed)))
+
+
+@pytest.mark.points(3)
+def test_client_refused_tries_count_as_unanswered(lab, early):
+    """against a port where nothing listens (ECONNREFUSED), the tries count as unanswered: `no reply from HOST:PORT`, exit 1"""
+    with early_run(lab, early, "test_client_refused_tries_count_as_unanswered") as run:
+        client, status, elapsed = run.result()
+        port = run.peer.port
+    want = f"no reply from 127.0.0.1:{port}".encode()
+    err = client.err()
+    if want in err.splitlines() and status == 1:
+        return
+    hint = None
+    if b"refused" in err.lower() and want not in err.splitlines():
+        hint = ("ECONNREFUSED (the ICMP \"port unreachable\" of an earlier try) is not the end: "
+                "it only means this try goes unanswered; go on with the next try, and after "
+                "the third print `no reply from HOST:PORT`")
+    elif status is None:
+        hint = ("an error from recv() is not a reply: poll() says the socket is readable, "
+                "recv() fails; keep waiting until the try's deadline, then try again")
+    fail(f"ran `{client.shown}` with \"hello\\n\" on stdin, against a UDP port where nothing "
+         "listens (each datagram is refused)",
+         expected=f"`{want.decode()}` on stderr and exit status 1",
+         got=f"{proc.describe_status(status)} after {elapsed:.1f} s; stderr {show(err)}",
+         hint=placeholder(client, hint))
 
 
 def give_up_hint(tries, elapsed):
@@ -564,7 +602,7 @@ def test_client_socket_failure_reported(lab):
          got=f"{proc.describe_status(status)}; stderr {show(err)}", hint=hint)
 
 
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 def test_client_usage_errors(lab):
     """wrong argument counts, bad ports and a host that cannot be resolved are usage errors (exit 2)"""
     common.expect_usage_errors(lab, CLIENT, (
