@@ -3,7 +3,9 @@
 The reference lab 7 server forks a child per client; lab 4's serves one client at a time.
 What the harness reports about each must be what they are.
 """
+import os
 import re
+import signal
 import subprocess
 import time
 
@@ -23,7 +25,7 @@ def running(tmp_path, source):
     try:
         yield server, int(re.search(rb":(\d+)", server.stdout.readline()).group(1))
     finally:
-        server.kill()
+        os.killpg(server.pid, signal.SIGKILL)  # the server and any child it left
         server.wait()
 
 
