@@ -3,7 +3,9 @@
 The reference lab 7 server forks a child per client; lab 4's serves one client at a time.
 What the harness reports about each must be what they are.
 """
+import os
 import re
+import signal
 import subprocess
 import time
 
@@ -14,29 +16,27 @@ from harness import crowd, timing
 from conftest import ROOT
 
 
-def start(tmp_path, source):
+def running(tmp_path, source):
+    """Build ``source``, start it on port 0, yield (process, port); kill it afterwards."""
     binary = tmp_path / source.stem
     subprocess.run(["cc", "-std=c11", "-o", str(binary), str(source)], check=True)
     server = subprocess.Popen([str(binary), "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                               start_new_session=True, close_fds=True)
-    port = int(re.search(rb":(\d+)", server.stdout.readline()).group(1))
-    return server, port
+    try:
+        yield server, int(re.search(rb":(\d+)", server.stdout.readline()).group(1))
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)  # the server and any child it left
+        server.wait()
 
 
 @pytest.fixture
 def forking(tmp_path):
-    server, port = start(tmp_path, ROOT / "solutions" / "lab7" / "fork_echo_server.c")
-    yield server, port
-    server.kill()
-    server.wait()
+    yield from running(tmp_path, ROOT / "solutions" / "lab7" / "fork_echo_server.c")
 
 
 @pytest.fixture
 def iterative(tmp_path):
-    server, port = start(tmp_path, ROOT / "solutions" / "lab4" / "echo_server.c")
-    yield server, port
-    server.kill()
-    server.wait()
+    yield from running(tmp_path, ROOT / "solutions" / "lab4" / "echo_server.c")
 
 
 def test_tree_shows_children_their_sockets_and_the_acceptor(forking):
