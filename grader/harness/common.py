@@ -1,5 +1,5 @@
 """Checks that every lab shares: a warning-free build, Valgrind, usage errors, stdout flushing."""
-from . import lab as lablib, proc, timing, valgrind
+from . import lab as lablib, net, proc, timing, valgrind
 from .report import CheckFailed, fail, show
 
 
@@ -105,6 +105,21 @@ def flushes_stdout(lab, name, ready_line, args=(0,)):
              expected="the ready line within 3 s", got=show(program.out()),
              hint="stdout to a pipe is fully buffered: fflush(stdout) after each line "
                   "(or setvbuf(stdout, NULL, _IOLBF, 0) once at the start)")
+
+
+def expect_connection_refused(lab, name):
+    """Client ``name 127.0.0.1 PORT``, where nothing listens, must print `connect: ...refused`
+    on stderr and exit 1."""
+    port = net.free_port()
+    client = lab.run(name, "127.0.0.1", port, data=b"hello\n")
+    err, status = client.err(), client.poll()
+    if not any(line.startswith(b"connect") and b"refused" in line.lower()
+               for line in err.splitlines()) or status != 1:
+        fail(f"ran `{client.shown}` where nothing listens",
+             expected="stderr `connect: Connection refused` and exit status 1",
+             got=f"{proc.describe_status(status)}; stderr {show(err)}",
+             hint="check connect()'s return value; on failure report it (perror(\"connect\")) "
+                  "and return 1")
 
 
 def expect_clean_stop(program, sig, did, hint):
