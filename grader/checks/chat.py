@@ -816,25 +816,31 @@ def server_valgrind_clean(lab):
 
 
 def server_ready_line(lab):
-    """`SERVER 0` prints `listening on 0.0.0.0:PORT` at once (stdout a plain pipe) with the real port"""
-    server = lab.start(lab.server, 0, linebuf=False)
+    """`SERVER PORT` prints `listening on 0.0.0.0:PORT` at once (stdout a plain pipe) and listens there"""
+    port = net.free_port(distinct_bytes=True)  # a port printed without ntohs() shows
+    server = lab.start(lab.server, port, linebuf=False)
     match = server.wait_line(READY_LINE, timing.seconds(3))
     if not match:
         status = server.wait(timing.seconds(1)) if server.stdout.closed else server.poll()
         fail(f"started `{server.shown}` with stdout a plain pipe (no line buffering)",
-             expected="`listening on 0.0.0.0:PORT` within 3 s",
+             expected=f"`listening on 0.0.0.0:{port}` within 3 s",
              got=(f"{proc.describe_status(status)}; " if status is not None else "")
              + f"stdout {show(server.out())}", stderr=server.err(),
              hint=("stdout to a pipe is fully buffered: fflush(stdout) after each line (or "
                    "setvbuf(stdout, NULL, _IOLBF, 0) once at the start)"
                    if status is None else None))
-    port = int(match.group(1))
+    printed = int(match.group(1))
+    if printed != port:
+        fail(f"started `{server.shown}`", expected=f"listening on 0.0.0.0:{port}",
+             got=f"listening on 0.0.0.0:{printed}", stderr=server.err(),
+             hint="print the port getsockname() reports, through ntohs()"
+             if printed == net.swapped(port) else None)
     try:
         net.TcpClient(port, timeout=2).close()
     except OSError as exc:
-        fail(f"started `{server.shown}`, then connected to the port it printed ({port})",
+        fail(f"started `{server.shown}`, then connected to port {port}",
              expected="the connection is accepted", got=str(exc), stderr=server.err(),
-             hint="print the port getsockname() reports, through ntohs()")
+             hint="bind to htons(port) and listen() before printing the ready line")
 
 
 def builds_without_warnings(lab):
@@ -974,16 +980,7 @@ def client_server_closes(lab):
 
 def client_connection_refused(lab):
     """against a closed port: `connect: Connection refused` and exit 1"""
-    port = net.free_port()
-    client = lab.run(lab.client, "127.0.0.1", port, data=b"hello\n")
-    err, status = client.err(), client.poll()
-    if not any(line.startswith(b"connect") and b"refused" in line.lower() for line in err.splitlines()) \
-            or status != 1:
-        fail(f"ran `{client.shown}` where nothing listens",
-             expected="stderr `connect: Connection refused` and exit status 1",
-             got=f"{proc.describe_status(status)}; stderr {show(err)}",
-             hint="check connect()'s return value; on failure report it (perror(\"connect\")) "
-                  "and return 1")
+    common.expect_connection_refused(lab, lab.client)
 
 
 def client_usage_errors(lab):

@@ -679,15 +679,7 @@ def test_client_server_closes_early(lab):
 @pytest.mark.points(2)
 def test_client_connection_refused(lab):
     """against a closed port: `connect: Connection refused` and exit 1"""
-    port = net.free_port()
-    client = lab.run(lab.client, "127.0.0.1", port, data=b"hello\n")
-    err, status = client.err(), client.poll()
-    if not any(line.startswith(b"connect") and b"refused" in line.lower() for line in err.splitlines()) \
-            or status != 1:
-        fail(f"ran `{client.shown}` where nothing listens",
-             expected="stderr `connect: Connection refused` and exit status 1",
-             got=f"{proc.describe_status(status)}; stderr {show(err)}",
-             hint="check connect()'s return value; on failure report it (perror(\"connect\")) and return 1")
+    common.expect_connection_refused(lab, lab.client)
 
 
 @pytest.mark.points(2)

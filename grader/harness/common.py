@@ -1,5 +1,5 @@
 """Checks that every lab shares: a warning-free build, Valgrind, usage errors, stdout flushing."""
-from . import lab as lablib, proc, timing, valgrind
+from . import lab as lablib, net, proc, timing, valgrind
 from .lab import stderr_hint
 from .report import CheckFailed, fail, show
 
@@ -125,6 +125,21 @@ def flushes_stdout(lab, name, ready_line, args=(0,)):
                   "(or setvbuf(stdout, NULL, _IOLBF, 0) once at the start)")
 
 
+def expect_connection_refused(lab, name):
+    """Client ``name 127.0.0.1 PORT``, where nothing listens, must print `connect: ...refused`
+    on stderr and exit 1."""
+    port = net.free_port()
+    client = lab.run(name, "127.0.0.1", port, data=b"hello\n")
+    err, status = client.err(), client.poll()
+    if not any(line.startswith(b"connect") and b"refused" in line.lower()
+               for line in err.splitlines()) or status != 1:
+        fail(f"ran `{client.shown}` where nothing listens",
+             expected="stderr `connect: Connection refused` and exit status 1",
+             got=f"{proc.describe_status(status)}; stderr {show(err)}",
+             hint="check connect()'s return value; on failure report it (perror(\"connect\")) "
+                  "and return 1")
+
+
 def expect_clean_stop(program, sig, did, hint):
     """Send ``sig`` once the server is blocked; it must exit 0 (a clean stop)."""
     program.wait_blocked()
@@ -202,9 +217,8 @@ def expect_survives_injected_error(lab, name, calls, error, line, did, serve, hi
         fail(did, expected=f"`{line}` on stderr, and the server goes on",
              got=f"the server ended: {proc.describe_status(status)}", stderr=server.err(),
              hint=hint)
-    # The line was written before the server answered; its pipe may still be on the way
-    # to us (a loaded machine): wait for it, with a deadline, before judging.
-    server.stderr.wait_until(lambda data: line.encode() in data, timing.seconds(1))
+from . import lab as lablib, net, proc, timing, valgrind
+from .lab import stderr_hint
     if server.poll() is not None or line.encode() not in server.err():
         fail(did, expected=f"`{line}` on stderr, and the server goes on",
              got=f"{proc.describe_status(server.poll())}; stderr {show(server.err())}",

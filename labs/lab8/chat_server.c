@@ -415,7 +415,7 @@ static void relay_line(struct room *room, size_t sender, const char *line, size_
     /* TODO 7: build the message: the sender's name, ": ", then the len bytes of line
        (memcpy, not strcpy: a line may hold NUL bytes); prefix is the length of
        "IP:PORT: ". */
-    size_t prefix = 0;             /* placeholder: the length of your prefix */
+    size_t prefix = 0;          /* placeholder: the length of your prefix */
     memcpy(message, line, len); /* placeholder: the line without its prefix */
     for (size_t i = 1; i <= room->count; i++) {
         if (i == sender || room->fds[i].fd < 0) {

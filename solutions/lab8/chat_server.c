@@ -434,7 +434,7 @@ static void relay_line(struct room *room, size_t sender, const char *line, size_
     // $skeleton: /* TODO 7: build the message: the sender's name, ": ", then the len bytes of line
     // $skeleton:    (memcpy, not strcpy: a line may hold NUL bytes); prefix is the length of
     // $skeleton:    "IP:PORT: ". */
-    // $skeleton: size_t prefix = 0;             /* placeholder: the length of your prefix */
+    // $skeleton: size_t prefix = 0;          /* placeholder: the length of your prefix */
     // $skeleton: memcpy(message, line, len); /* placeholder: the line without its prefix */
     // $begin solution
     int written = snprintf(message, sizeof message, "%s: ", room->clients[sender].name);
