@@ -202,6 +202,9 @@ def expect_survives_injected_error(lab, name, calls, error, line, did, serve, hi
         fail(did, expected=f"`{line}` on stderr, and the server goes on",
              got=f"the server ended: {proc.describe_status(status)}", stderr=server.err(),
              hint=hint)
+    # The line may still be on its way: the grader reads stdout and stderr in two threads,
+    # and on a busy machine stderr's can be behind by a few tens of milliseconds.
+    server.stderr.wait_until(lambda data: line.encode() in data, timing.seconds(1))
     if server.poll() is not None or line.encode() not in server.err():
         fail(did, expected=f"`{line}` on stderr, and the server goes on",
              got=f"{proc.describe_status(server.poll())}; stderr {show(server.err())}",
