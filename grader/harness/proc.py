@@ -19,6 +19,22 @@ from . import sandbox, timing
 #: Bytes kept of each output stream; the rest is counted, not stored.
 OUTPUT_CAP = 32 * 1024 * 1024
 
+
+def _default_stop_signals():
+    """Give SIGINT and SIGQUIT back their default action if this grader was started with them
+    ignored (a shell without job control ignores them in what it starts with `&`: `grader/
+    run_all ... &`, a platform's background job).  An ignored signal stays ignored across
+    exec, so every program started here would ignore SIGINT too, and a server with no
+    handler at all would pass the checks that stop it with SIGINT."""
+    for sig in (signal.SIGINT, signal.SIGQUIT):
+        if signal.getsignal(sig) == signal.SIG_IGN:
+            signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT
+                          else signal.SIG_DFL)
+
+
+if threading.current_thread() is threading.main_thread():
+    _default_stop_signals()
+
 _registry = []
 _registry_lock = threading.Lock()
 
