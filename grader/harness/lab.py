@@ -150,8 +150,11 @@ class Lab:
         if short_write:
             extra["GRADER_SHORT_WRITE"] = str(short_write)
         prefix = []
-        if use_valgrind:
-            prefix = valgrind.child_args(valgrind_dir) if valgrind_dir else list(valgrind.ARGS)
+        if use_valgrind and valgrind_dir:
+            make_writable_dir(valgrind_dir)  # each process of the program writes its own log
+            prefix = valgrind.child_args(valgrind_dir)
+        elif use_valgrind:
+            prefix = list(valgrind.ARGS)
         elif strace_log:
             prefix = strace.argv(strace_log, strace_trace, strace_inject)
         prefix = sandbox.prefix(dict(self.spec.limits), early=early) + prefix  # grader/run_all: limits, own user (else empty)
@@ -180,6 +183,16 @@ class Lab:
         program = self.start(name, *args, **kw)
         port = expect_ready(program, ready, READY_VALGRIND if kw.get("use_valgrind") else READY)
         return program, port
+
+
+def make_writable_dir(path):
+    """Create folder ``path`` for the program's own files: under run_all the program runs as
+    the student's user, so the folder is made theirs (the grader, root, reads it anyway)."""
+    path = pathlib.Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    uid = sandbox.student_uid() if sandbox.active() else None
+    if uid is not None:
+        os.chown(path, uid, uid)
 
 
 def expect_ready(program, pattern, timeout):
