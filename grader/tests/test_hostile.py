@@ -47,7 +47,7 @@ HOSTILE = GRADER / "tests" / "hostile"
 CHECKS = "greets_a_client or connection_line or client_reads_until_end_of_file"
 #: Lab 5's checks whose clients start with the grading (grader/checks/test_lab5.py EARLY).
 EARLY_CHECKS = "client_retries or client_gives_up or client_valgrind_clean"
-FULL = 21.0  # the points of those three checks (8 + 5 + 8 since the checks branch)
+FULL = 25.0  # the points of those three checks
 MISBEHAVE_FIRST = ["allocate", "flood", "fork_bomb", "spin"]
 BEHAVE_AFTER = ["daemon", "escape", "kill_parent", "port_hog", "read_solutions"]
 MUTANTS = ["peer_port_no_ntohs", "sends_whole_buffer", "single_read"]
