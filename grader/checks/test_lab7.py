@@ -169,6 +169,9 @@ def test_no_zombie_after_clients_leave(lab):
     # come together, and one signal then stands for all of them, every time.
     server.signal(signal.SIGSTOP)
     try:
+        # SIGSTOP takes effect asynchronously: a child that ended before the parent really
+        # stopped would bring a SIGCHLD of its own, and an if-not-while reaper could pass.
+        crowd.wait_for(server.pid, lambda t: t.root is None or t.root.state == "T", 3)
         for client in clients:
             client.close()
         wait_children_gone(server)
