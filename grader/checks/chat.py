@@ -962,9 +962,9 @@ def client_shows_server_lines_while_stdin_is_idle(lab):
 
 
 def client_last_line_gets_a_newline(lab):
-    """a last stdin line without a newline is sent with one (the server named `localhost`)"""
+    """a last stdin line without a newline is sent with one"""
     data = b"first\nlast without newline"
-    client, fake = run_client(lab, data, host="localhost")
+    client, fake = run_client(lab, data)
     got, want = bytes(fake.received), data + b"\n"
     if got != want:
         fail(f"ran `{client.shown}` with {show(data)} on stdin",
