@@ -264,6 +264,9 @@ def lab_results(config, number):
         "lab": number, "title": title,
         "source": os.path.relpath(src, pathlib.Path.cwd()) if src.is_relative_to(pathlib.Path.cwd()) else str(src),
         "build_output": lab.built.output if lab else "",
+        # programs whose source is there but did not compile: {name: the compiler's output}
+        "compile_errors": {name: text for name, (status, text) in lab.built.outputs.items()
+                           if status not in (0, None)} if lab else {},
         "score": sum(c["score"] for c in checks),
         "max_score": sum(c["max_score"] for c in checks),
         "checks": checks,

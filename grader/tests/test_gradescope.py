@@ -1,5 +1,7 @@
-"""The platforms and the students' archive: Gradescope's run_autograder against a fake
-/autograder tree, Autolab's Makefile, and `make dist-student` unpacked on its own."""
+"""The platforms and the students' archive, each laid out as the platform lays it out under a
+temporary root (this machine's tools; `make platform-check` does the same in a bare Debian
+root): Gradescope's /autograder, PrairieLearn's /grade, INGInious's /task; Autolab's
+Makefile; and `make dist-student` unpacked on its own."""
 import json
 import os
 import shutil
@@ -32,9 +34,29 @@ def fake_autograder(tmp_path, submission_labs):
 
 
 def run_autograder(root, labs, **env):
-    return subprocess.run([str(root / "source" / "run_autograder")], cwd=root,
+    """Run the autograder as Gradescope does: its copy at /autograder/run_autograder, from
+    /autograder (the script in source/ is not the one that runs)."""
+    shutil.copy2(root / "source" / "run_autograder", root / "run_autograder")
+    return subprocess.run(["./run_autograder"], cwd=root,
                           env=dict(os.environ, AUTOGRADER_ROOT=str(root), SOCKETS_LAB_LABS=labs, **env),
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+
+
+def gradescope_results(root):
+    """results.json, checked against Gradescope's specification field by field."""
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert isinstance(results["score"], (int, float))
+    assert isinstance(results["execution_time"], int)
+    assert isinstance(results["output"], str)
+    assert results["visibility"] == "visible" and results["stdout_visibility"] == "hidden"
+    for test in results["tests"]:
+        assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility"}
+        assert test["status"] in ("passed", "failed")
+        assert test["visibility"] in ("visible", "after_due_date")
+        assert 0 <= test["score"] <= test["max_score"]
+    if results["tests"]:
+        assert results["score"] == sum(t["score"] for t in results["tests"])
+    return results
 
 
 def test_zip_has_the_scripts_at_its_root_and_no_solutions():
@@ -49,9 +71,8 @@ def test_run_autograder_writes_results(tmp_path):
     root = fake_autograder(tmp_path, [1])
     proc = run_autograder(root, "1,2")
     assert proc.returncode == 0, proc.stdout
-    results = json.loads((root / "results" / "results.json").read_text())
+    results = gradescope_results(root)
     assert results["score"] == 100
-    assert isinstance(results["execution_time"], int)
     lab1 = [t for t in results["tests"] if t["name"].startswith("lab 1:")]
     assert lab1 and all(t["status"] == "passed" for t in lab1)
     assert sum(t["max_score"] for t in lab1) == 100
@@ -60,13 +81,69 @@ def test_run_autograder_writes_results(tmp_path):
     assert "no lab2 folder" in results["output"]
 
 
+def test_compile_error_and_no_lab_folder(tmp_path):
+    root = fake_autograder(tmp_path, [])
+    (root / "submission" / "lab1").mkdir()
+    (root / "submission" / "lab1" / "socket_create.c").write_text("int main(void) { return 0 }\n")
+    results = gradescope_results(root) if run_autograder(root, "1").returncode == 0 else None
+    assert results is not None and results["score"] == 0
+    assert "expected ';'" in results["output"]  # the compiler's words reach the student
+    assert any("did not compile" in t["output"] for t in results["tests"])
+    assert results["extra_data"]["labs"][0]["compile_errors"]
+    shutil.rmtree(root / "submission" / "lab1")
+    assert run_autograder(root, "1").returncode == 0
+    results = gradescope_results(root)
+    assert results["score"] == 0 and "no lab folder found" in results["output"]
+
+
 def test_run_over_the_platform_limit_still_leaves_results(tmp_path):
     root = fake_autograder(tmp_path, [1])
     proc = run_autograder(root, "1", SOCKETS_LAB_DEADLINE="3")
     assert proc.returncode == 0, proc.stdout
-    results = json.loads((root / "results" / "results.json").read_text())
+    results = gradescope_results(root)
     assert results["score"] == 0 and results["tests"]
     assert "time limit" in results["tests"][0]["output"]
+
+
+def test_a_crash_of_the_grader_leaves_results_an_instructor_can_act_on(tmp_path):
+    root = fake_autograder(tmp_path, [1])
+    (root / "source" / "grader" / "harness" / "lab.py").unlink()
+    proc = run_autograder(root, "1")
+    assert proc.returncode == 0, proc.stdout
+    results = gradescope_results(root)
+    assert results["score"] == 0 and results["tests"] == []
+    assert "not of your code" in results["output"]
+    assert "grader/run_all stopped with status 1" in results["output"]
+    assert "harness.lab" in results["output"]  # the cause, from run_all's own output
+    shutil.rmtree(root / "source")  # no kit at all
+    proc = run_autograder_copy_only(root)
+    results = gradescope_results(root)
+    assert "found no kit" in results["output"] and "make gradescope" in results["output"]
+
+
+def run_autograder_copy_only(root):
+    return subprocess.run(["./run_autograder"], cwd=root, env=dict(os.environ, AUTOGRADER_ROOT=str(root)),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
+
+
+def test_setup_finds_the_kit_where_gradescope_puts_it(tmp_path):
+    """setup.sh run as Gradescope runs it (from /autograder/source, any working folder), with
+    apt-get replaced by a recorder: it finds the kit, and asks for Wine only for lab 6."""
+    root = fake_autograder(tmp_path, [])
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "apt-get").write_text('#!/bin/sh\necho "apt-get $*" >> "$APT_LOG"\n')
+    (fake / "apt-get").chmod(0o755)
+    for labs, wine in (("1", False), ("6", True)):
+        log = tmp_path / f"apt-{labs}.log"
+        proc = subprocess.run(["bash", str(root / "source" / "setup.sh")], cwd="/",
+                              env=dict(os.environ, PATH=f"{fake}:{os.environ['PATH']}", APT_LOG=str(log),
+                                       AUTOGRADER_ROOT=str(root), SOCKETS_LAB_LABS=labs,
+                                       GRADER_WINE_TEMPLATE=str(tmp_path / "wine")),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout
+        assert "install -y --no-install-recommends iproute2 util-linux procps" in log.read_text()
+        assert ((tmp_path / "wine").exists() if wine else not (tmp_path / "wine").exists()), proc.stdout
 
 
 def test_autolab_makefile(tmp_path):
