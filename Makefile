@@ -11,7 +11,8 @@ LABS := 1 2 3 4 5 6
 
 .DEFAULT_GOAL := help
 .PHONY: help setup setup-core setup-windows setup-docs $(addprefix lab,$(LABS)) grade test \
-        skeletons docs docs-student clean dist-student gradescope autolab bench
+        skeletons docs docs-student clean dist-student gradescope autolab prairielearn inginious \
+        platform-check bench
 
 help: ## list the targets
 	@echo "sockets-lab targets:"
@@ -69,6 +70,15 @@ gradescope: ## the Gradescope autograder zip in dist/ (GS_LABS=3: a one-lab assi
 
 autolab: ## Autolab's autograde.tar and autograde-Makefile in dist/
 	@$(PYTHON) tools/dist.py autolab
+
+prairielearn: ## PrairieLearn's course files in dist/prairielearn (PL_IMAGE=you/sockets-lab: the image's name)
+	@$(PYTHON) tools/dist.py prairielearn --labs "$(PL_LABS)" --image "$(or $(PL_IMAGE),sockets-lab-grader)"
+
+inginious: ## INGInious's task folders (one per lab) and environment Dockerfile in dist/inginious
+	@$(PYTHON) tools/dist.py inginious --labs "$(INGI_LABS)"
+
+platform-check: ## Gradescope, PrairieLearn and INGInious each run in a bare Debian root (slow; as root)
+	@$(PYTHON) tools/platform_check.py
 
 clean: ## remove everything built
 	rm -rf build docs/html

@@ -4,6 +4,7 @@ root): Gradescope's /autograder, PrairieLearn's /grade, INGInious's /task; Autol
 Makefile; and `make dist-student` unpacked on its own."""
 import json
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -193,3 +194,85 @@ def test_instructor_only_checks_are_stripped():
     compile(out, "x", "exec")
     assert dist.strip_instructor_only("import pytest\npytestmark = [pytest.mark.lab9, "
                                       "pytest.mark.instructor_only]\n") is None
+
+
+# -- PrairieLearn: /grade as its external grader lays it out ----------------------------
+def prairielearn_job(tmp_path, student_files, lab):
+    """A /grade folder under tmp_path: serverFilesCourse copied as plain files (PrairieLearn
+    keeps no modes), the student's files flat in student/; the question's entrypoint run as
+    PrairieLearn runs it (made executable, from /grade), its results.json read back."""
+    subprocess.run([sys.executable, str(ROOT / "tools" / "dist.py"), "prairielearn", "--labs", str(lab)],
+                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    grade = tmp_path / "grade"
+    shutil.copytree(ROOT / "dist" / "prairielearn" / "serverFilesCourse", grade / "serverFilesCourse",
+                    copy_function=shutil.copyfile)
+    (grade / "student").mkdir()
+    for path in student_files:
+        shutil.copy(path, grade / "student")
+    info = json.loads((ROOT / "dist" / "prairielearn" / "questions" / "sockets-lab" / f"lab{lab}"
+                       / "info.json").read_text())
+    options = info["externalGradingOptions"]
+    assert options["enabled"] and not options["enableNetworking"] and options["timeout"] > 30
+    entry, *args = options["entrypoint"].split()
+    entry = pathlib.Path(entry.replace("/grade", str(grade), 1))
+    entry.chmod(0o755)
+    proc = subprocess.run([str(entry), *args, "--root", str(grade)], cwd=grade, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=options["timeout"])
+    assert proc.returncode == 0, proc.stdout
+    out = grade / "results" / "results.json"
+    assert out.stat().st_size < 1 << 20
+    return json.loads(out.read_text())
+
+
+def test_prairielearn_reference_skeleton_and_compile_error(tmp_path):
+    results = prairielearn_job(tmp_path / "ref", [ROOT / "solutions" / "lab1" / "socket_create.c"], 1)
+    assert results["gradable"] is True and results["score"] == 1.0
+    assert sum(t["max_points"] for t in results["tests"]) == 100
+    assert all(t["points"] == t["max_points"] and t["name"] and "output" in t for t in results["tests"])
+    results = prairielearn_job(tmp_path / "skel", [ROOT / "labs" / "lab1" / "socket_create.c"], 1)
+    assert results["gradable"] is True and 0 <= results["score"] < 1
+    assert any(t["points"] < t["max_points"] and "expected" in t["output"] for t in results["tests"])
+    broken = tmp_path / "socket_create.c"
+    broken.write_text("int main(void) { return 0 }\n")
+    results = prairielearn_job(tmp_path / "broken", [broken], 1)
+    assert results["gradable"] is False and "score" not in results
+    assert "socket_create.c does not compile" in results["format_errors"][0]
+
+
+# -- INGInious: /task, its run script, its feedback commands ------------------------------
+FAKE_INGINIOUS = {  # INGInious's container commands, recording what the run script says
+    "getinput": '#!/bin/sh\nf="$INPUTS/${1%%:value}.c"; [ -f "$f" ] && cat "$f"\n',
+    "feedback-result": '#!/bin/sh\necho "result $1" >> "$FEEDBACK"\n',
+    "feedback-grade": '#!/bin/sh\necho "grade $1" >> "$FEEDBACK"\n',
+    "feedback-msg": '#!/bin/sh\n[ "$1" = -m ] && printf "%s" "$2" > "$FEEDBACK.msg" || cat > "$FEEDBACK.msg"\n',
+}
+
+
+def inginious_task(tmp_path, inputs, lab):
+    """The task folder as /task (its `run` executed there), INGInious's commands faked on
+    PATH; returns ({result, grade}, message)."""
+    subprocess.run([sys.executable, str(ROOT / "tools" / "dist.py"), "inginious", "--labs", str(lab)],
+                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    task = tmp_path / "task"
+    shutil.copytree(ROOT / "dist" / "inginious" / "tasks" / f"sockets-lab-lab{lab}", task)
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    for name, text in FAKE_INGINIOUS.items():
+        (bin_ / name).write_text(text)
+        (bin_ / name).chmod(0o755)
+    feedback = tmp_path / "feedback"
+    proc = subprocess.run(["./run"], cwd=task, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env=dict(os.environ, PATH=f"{bin_}:{os.environ['PATH']}", INPUTS=str(inputs),
+                                   FEEDBACK=str(feedback)), timeout=300)
+    assert proc.returncode == 0, proc.stdout
+    said = dict(line.split(" ", 1) for line in feedback.read_text().splitlines())
+    return said, pathlib.Path(f"{feedback}.msg").read_text()
+
+
+def test_inginious_reference_and_skeleton(tmp_path):
+    said, message = inginious_task(tmp_path / "ref", ROOT / "solutions" / "lab1", 1)
+    assert said == {"result": "success", "grade": "100"}
+    assert message.startswith("::\n\n") and "lab 1: 100/100 points" in message
+    said, message = inginious_task(tmp_path / "skel", ROOT / "labs" / "lab1", 1)
+    assert said["result"] == "failed" and float(said["grade"]) < 100
+    assert "FAIL" in message and "expected" in message
