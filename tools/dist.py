@@ -31,7 +31,8 @@ DIST = ROOT / "dist"
 NEVER = ("build/", "dist/", "docs/html/", ".git/")
 #: Left out of what a student gets.
 INSTRUCTORS = ("solutions/", "grader/mutants/", "grader/tests/", "grader/run_all",
-               "grader/gradescope/", "grader/autolab/", "tools/dist.py", "tools/bench.py")
+               "grader/gradescope/", "grader/autolab/", "grader/prairielearn/", "grader/inginious/",
+               "grader/platforms.py", "tools/dist.py", "tools/bench.py", "tools/platform_check.py")
 #: Left out of what a platform gets (it grades; it needs neither solutions nor mutants).
 PLATFORM = ("solutions/", "grader/mutants/", "grader/tests/")
 
