@@ -239,6 +239,28 @@ def test_prairielearn_reference_skeleton_and_compile_error(tmp_path):
     assert "socket_create.c does not compile" in results["format_errors"][0]
 
 
+
+def test_prairielearn_grader_crash_is_not_charged(tmp_path):
+    grade = tmp_path / "crash" / "grade"
+    def broken(src, dst):  # the job's copy of the kit without harness/lab.py: run_all crashes
+        if not src.endswith("harness/lab.py"):
+            shutil.copyfile(src, dst)
+    subprocess.run([sys.executable, str(ROOT / "tools" / "dist.py"), "prairielearn", "--labs", "1"],
+                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    shutil.copytree(ROOT / "dist" / "prairielearn" / "serverFilesCourse", grade / "serverFilesCourse",
+                    copy_function=broken)
+    (grade / "student").mkdir()
+    shutil.copy(ROOT / "solutions" / "lab1" / "socket_create.c", grade / "student")
+    entry = grade / "serverFilesCourse" / "sockets-lab" / "grader" / "platforms.py"
+    entry.chmod(0o755)
+    proc = subprocess.run([str(entry), "prairielearn", "--labs", "1", "--root", str(grade)],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout
+    results = json.loads((grade / "results" / "results.json").read_text())
+    assert results["gradable"] is False  # no attempt charged
+    assert "not of your code" in results["format_errors"][0] and "harness.lab" in results["format_errors"][0]
+
+
 # -- INGInious: /task, its run script, its feedback commands ------------------------------
 FAKE_INGINIOUS = {  # INGInious's container commands, recording what the run script says
     "getinput": '#!/bin/sh\nf="$INPUTS/${1%%:value}.c"; [ -f "$f" ] && cat "$f"\n',
