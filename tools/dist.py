@@ -34,8 +34,8 @@ NEVER = ("build/", "dist/", "docs/html/", ".git/")
 #: Left out of what a student gets.
 INSTRUCTORS = ("solutions/", "grader/mutants/", "grader/tests/", "grader/run_all", "grader/runall/",
                "grader/gradescope/", "grader/autolab/", "grader/prairielearn/", "grader/inginious/",
-               "grader/platforms.py", "tools/dist.py", "tools/bench.py", "tools/platform_check.py",
-               "grader/classreport/", "tools/bench_class_report.py")
+               "grader/platforms.py", "grader/classreport/", "tools/dist.py", "tools/bench.py",
+               "tools/bench_class_report.py", "tools/platform_check.py", "tools/platform_root.py")
 #: Left out of what a platform gets (it grades; it needs neither solutions nor mutants).
 PLATFORM = ("solutions/", "grader/mutants/", "grader/tests/")
 
