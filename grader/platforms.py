@@ -54,7 +54,9 @@ class Graded:
 
     @property
     def crashed(self):
-        return self.results is None
+        """The grader failed (not the student): run_all wrote no results, or could not grade
+        a lab through a failure of its own (the machine, the grader's files)."""
+        return self.results is None or any(lab.get("grader_error") for lab in self.labs())
 
     def labs(self):
         return self.results.get("extra_data", {}).get("labs", [])
@@ -78,10 +80,15 @@ class Graded:
         return errors
 
     def crash_message(self):
+        head = ("The grader could not grade this submission: a problem of the grading setup, not "
+                "of your code. Tell your instructor.\n\nFor the instructor: ")
+        if self.results is not None:
+            failed = [f"lab {lab['lab']}: {lab['grader_error']}" for lab in self.labs()
+                      if lab.get("grader_error")]
+            return head + "grader/run_all could not grade " + "\n".join(failed)
         tail = "\n".join(self.log.strip().splitlines()[-15:])
-        return ("The grader could not grade this submission: a problem of the grading setup, not "
-                "of your code. Tell your instructor.\n\nFor the instructor: grader/run_all stopped "
-                f"with status {self.status} before it wrote the grades; its last lines:\n{tail}")
+        return (head + f"grader/run_all stopped with status {self.status} before it wrote the "
+                f"grades; its last lines:\n{tail}")
 
 
 def grade(submission, labs, deadline):

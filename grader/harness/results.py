@@ -59,6 +59,7 @@ class NotGraded:
     did: str
     got: str
     hint: str = None
+    grader_error: bool = False      # the grader's own failure (the machine, run_all), not the student's
 
     def render(self):
         """The reason as the report's indented lines."""
