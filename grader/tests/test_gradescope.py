@@ -14,6 +14,7 @@ import zipfile
 import pytest
 
 from conftest import GRADER, ROOT
+from harness.registry import LABS
 
 
 def fake_autograder(tmp_path, submission_labs):
@@ -108,14 +109,16 @@ def test_run_over_the_platform_limit_still_leaves_results(tmp_path):
 
 def test_a_crash_of_the_grader_leaves_results_an_instructor_can_act_on(tmp_path):
     root = fake_autograder(tmp_path, [1])
-    (root / "source" / "grader" / "harness" / "lab.py").unlink()
+    # run_all without one of its modules: it stops before it grades (a module the checks
+    # import, missing, is a lab not graded, not a crash of run_all)
+    (root / "source" / "grader" / "runall" / "intake.py").unlink()
     proc = run_autograder(root, "1")
     assert proc.returncode == 0, proc.stdout
     results = gradescope_results(root)
     assert results["score"] == 0 and results["tests"] == []
     assert "not of your code" in results["output"]
     assert "grader/run_all stopped with status 1" in results["output"]
-    assert "harness.lab" in results["output"]  # the cause, from run_all's own output
+    assert "cannot import name 'intake'" in results["output"]  # the cause, from run_all's output
     shutil.rmtree(root / "source")  # no kit at all
     proc = run_autograder_copy_only(root)
     results = gradescope_results(root)
@@ -239,11 +242,14 @@ def test_prairielearn_reference_skeleton_and_compile_error(tmp_path):
     assert "socket_create.c does not compile" in results["format_errors"][0]
 
 
-
-def test_prairielearn_grader_crash_is_not_charged(tmp_path):
+@pytest.mark.parametrize("missing, cause", [
+    ("runall/intake.py", "cannot import name 'intake'"),  # run_all itself stops: no results
+    ("harness/lab.py", "harness.lab"),  # run_all goes on, the lab's grading fails: not graded
+])
+def test_prairielearn_grader_crash_is_not_charged(tmp_path, missing, cause):
     grade = tmp_path / "crash" / "grade"
-    def broken(src, dst):  # the job's copy of the kit without harness/lab.py: run_all crashes
-        if not src.endswith("harness/lab.py"):
+    def broken(src, dst):  # the job's copy of the kit without one of the grader's files
+        if not src.endswith(missing):
             shutil.copyfile(src, dst)
     subprocess.run([sys.executable, str(ROOT / "tools" / "dist.py"), "prairielearn", "--labs", "1"],
                    cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
@@ -257,8 +263,8 @@ def test_prairielearn_grader_crash_is_not_charged(tmp_path):
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout
     results = json.loads((grade / "results" / "results.json").read_text())
-    assert results["gradable"] is False  # no attempt charged
-    assert "not of your code" in results["format_errors"][0] and "harness.lab" in results["format_errors"][0]
+    assert results["gradable"] is False, results  # no attempt charged
+    assert "not of your code" in results["format_errors"][0] and cause in results["format_errors"][0]
 
 
 # -- INGInious: /task, its run script, its feedback commands ------------------------------
@@ -298,3 +304,36 @@ def test_inginious_reference_and_skeleton(tmp_path):
     said, message = inginious_task(tmp_path / "skel", ROOT / "labs" / "lab1", 1)
     assert said["result"] == "failed" and float(said["grade"]) < 100
     assert "FAIL" in message and "expected" in message
+
+
+# -- every lab of the registry, 7-9 too ------------------------------------------------------
+def test_every_lab_has_its_question_and_its_task():
+    """The packages are built from the lab registry: each lab with checks gets a PrairieLearn
+    question and an INGInious task, with one upload per program."""
+    graded = [n for n in LABS if (GRADER / "checks" / f"test_lab{n}.py").exists()]
+    assert {7, 8, 9} <= set(graded)
+    for what in ("prairielearn", "inginious"):
+        subprocess.run([sys.executable, str(ROOT / "tools" / "dist.py"), what], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+    questions = ROOT / "dist" / "prairielearn" / "questions" / "sockets-lab"
+    assert sorted(p.name for p in questions.iterdir()) == sorted(f"lab{n}" for n in graded)
+    tasks = ROOT / "dist" / "inginious" / "tasks"
+    assert sorted(p.name for p in tasks.iterdir()) == sorted(f"sockets-lab-lab{n}" for n in graded)
+    for n in graded:
+        html = (questions / f"lab{n}" / "question.html").read_text()
+        task = (tasks / f"sockets-lab-lab{n}" / "task.yaml").read_text()
+        for program in LABS[n].programs:
+            assert f"{program}.c" in html and f"name: {program}.c" in task, (n, program)
+
+
+@pytest.mark.parametrize("platform, lab", [("prairielearn", 7), ("inginious", 8), ("prairielearn", 9)])
+def test_the_new_labs_get_full_marks_on_the_platforms(tmp_path, platform, lab):
+    """Labs 7-9 graded through each platform's entry point: the reference gets full marks."""
+    reference = ROOT / "solutions" / f"lab{lab}"
+    if platform == "prairielearn":
+        results = prairielearn_job(tmp_path, sorted(reference.glob("*.c")), lab)
+        assert results["gradable"] is True and results["score"] == 1.0, json.dumps(results)[:3000]
+    else:
+        said, message = inginious_task(tmp_path, reference, lab)
+        assert said == {"result": "success", "grade": "100"}, message
+        assert f"lab {lab}: 100/100 points" in message
