@@ -19,6 +19,7 @@ import glob
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -118,7 +119,7 @@ def grade(submission, labs, deadline):
             data = None
     report = "".join(pathlib.Path(p).read_text(errors="replace")
                      for p in sorted(glob.glob(str(work / "grades" / "*" / "report.txt"))))
-    subprocess.run(["rm", "-rf", str(work)], check=False)
+    shutil.rmtree(work, ignore_errors=True)
     return Graded(status, log, data, report)
 
 
@@ -229,7 +230,7 @@ def inginious(args):
     subprocess.run(["feedback-result", result], check=False)
     subprocess.run(["feedback-grade", f"{grade_:g}"], check=False)
     subprocess.run(["feedback-msg"], input=message.encode(), check=False)
-    subprocess.run(["rm", "-rf", str(work)], check=False)
+    shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
