@@ -257,9 +257,18 @@ def pytest_runtest_makereport(item, call):
                 entry.output = str(report.longrepr)[-2000:]
         if report.skipped and call.excinfo is not None:
             entry.status = SKIPPED
-        elif call.excinfo is not None and isinstance(call.excinfo.value, proc.MachineError):
+        elif call.excinfo is not None and machine_failed(call.excinfo.value):
             entry.status = SKIPPED  # the grading machine failed, not the program: not graded
-            entry.output = f"  skipped: {call.excinfo.value}"
+            entry.output = f"  skipped: {machine_failed(call.excinfo.value)}"
+
+
+def machine_failed(exc):
+    """Why ``exc`` is a failure of the grading machine, not of the program (or None)."""
+    if isinstance(exc, proc.MachineError):
+        return str(exc)
+    line = proc.machine_failure(exc.stderr) if isinstance(exc, CheckFailed) else None
+    return line and (f"not graded: the grading machine failed under the program (`{line}`), "
+                     "not your program; grade again")
 
 
 @pytest.hookimpl(hookwrapper=True)

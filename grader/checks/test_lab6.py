@@ -36,7 +36,7 @@ import pytest
 
 import test_lab4 as lab4
 from harness import common, net, proc, timing
-from harness.report import fail, first_difference, show
+from harness.report import CheckFailed, fail, first_difference, show
 
 pytestmark = pytest.mark.lab6
 

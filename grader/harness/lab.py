@@ -157,6 +157,7 @@ class Lab:
             if use_valgrind == "helgrind":
                 prefix = list(valgrind.HELGRIND_ARGS)
             elif valgrind_dir:
+                make_writable_dir(valgrind_dir)  # each process of the program writes its own log
                 prefix = valgrind.child_args(valgrind_dir)
             else:
                 prefix = list(valgrind.ARGS)
@@ -188,6 +189,16 @@ class Lab:
         program = self.start(name, *args, **kw)
         port = expect_ready(program, ready, READY_VALGRIND if kw.get("use_valgrind") else READY)
         return program, port
+
+
+def make_writable_dir(path):
+    """Create folder ``path`` for the program's own files: under run_all the program runs as
+    the student's user, so the folder is made theirs (the grader, root, reads it anyway)."""
+    path = pathlib.Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    uid = sandbox.student_uid() if sandbox.active() else None
+    if uid is not None:
+        os.chown(path, uid, uid)
 
 
 def expect_ready(program, pattern, timeout):

@@ -102,6 +102,19 @@ class MachineError(RuntimeError):
     student's mistake.  The check is not graded, saying so."""
 
 
+#: What a program's stderr shows when the grading machine, not the program, failed: Wine's
+#: own server went away under it.
+MACHINE_MARKS = ("wine client error:",)
+
+
+def machine_failure(stderr):
+    """The line of ``stderr`` (bytes or text) that shows the machine failed, or None."""
+    if isinstance(stderr, bytes):
+        stderr = stderr.decode("utf-8", "replace")
+    return next((line.strip() for line in (stderr or "").splitlines()
+                 if any(mark in line for mark in MACHINE_MARKS)), None)
+
+
 class Program:
     """A program under test, running (or finished) in its own process group."""
 
