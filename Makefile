@@ -14,7 +14,8 @@ LABS = $(shell $(REGISTRY) numbers 2>/dev/null)
 
 .DEFAULT_GOAL := help
 .PHONY: help setup setup-core setup-windows setup-docs grade test \
-        skeletons docs docs-student clean dist-student gradescope autolab bench
+        skeletons docs docs-student clean dist-student gradescope autolab prairielearn inginious \
+        platform-check bench
 
 help: ## list the targets
 	@echo "sockets-lab targets:"
@@ -71,6 +72,15 @@ gradescope: ## the Gradescope autograder zip in dist/ (GS_LABS=3: a one-lab assi
 
 autolab: ## Autolab's autograde.tar and autograde-Makefile in dist/
 	@$(PYTHON) tools/dist.py autolab
+
+prairielearn: ## PrairieLearn's course files in dist/prairielearn (PL_IMAGE=you/sockets-lab: the image's name)
+	@$(PYTHON) tools/dist.py prairielearn --labs "$(PL_LABS)" --image "$(or $(PL_IMAGE),sockets-lab-grader)"
+
+inginious: ## INGInious's task folders (one per lab) and environment Dockerfile in dist/inginious
+	@$(PYTHON) tools/dist.py inginious --labs "$(INGI_LABS)"
+
+platform-check: ## Gradescope, PrairieLearn and INGInious each run in a bare Debian root (slow; as root)
+	@$(PYTHON) tools/platform_check.py
 
 clean: ## remove everything built
 	rm -rf build docs/html

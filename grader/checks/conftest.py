@@ -296,7 +296,10 @@ def lab_results(config, number):
                      os.path.relpath(src, cwd) if src.is_relative_to(cwd) else str(src),
                      lab.built.output if lab else "",
                      list(session.results.get(number, {}).values()),
-                     number in session.complete)
+                     number in session.complete,
+                     # programs whose source is there but did not compile: the compiler's words
+                     compile_errors={name: text for name, (status, text) in lab.built.outputs.items()
+                                     if status not in (0, None)} if lab else {})
 
 
 def pytest_report_teststatus(report, config):

@@ -59,6 +59,7 @@ class NotGraded:
     did: str
     got: str
     hint: str = None
+    grader_error: bool = False      # the grader's own failure (the machine, run_all), not the student's
 
     def render(self):
         """The reason as the report's indented lines."""
@@ -77,6 +78,8 @@ class LabResult:
     checks: list = dataclasses.field(default_factory=list)    # [CheckResult]
     complete: bool = False          # every selected check ran (the grading reached its end)
     not_graded: NotGraded = None    # set when the lab could not be graded at all
+    #: each program whose source is there but did not compile -> what the compiler said
+    compile_errors: dict = dataclasses.field(default_factory=dict)
 
     @property
     def score(self):
@@ -98,7 +101,8 @@ class LabResult:
                 "build_output": self.build_output, "score": self.score,
                 "max_score": self.max_score, "checks": [c.to_dict() for c in self.checks],
                 "complete": self.complete,
-                "not_graded": dataclasses.asdict(self.not_graded) if self.not_graded else None}
+                "not_graded": dataclasses.asdict(self.not_graded) if self.not_graded else None,
+                "compile_errors": self.compile_errors}
 
     @classmethod
     def from_dict(cls, data):
@@ -106,7 +110,8 @@ class LabResult:
         return cls(int(data["lab"]), data.get("title", ""), data.get("source", ""),
                    data.get("build_output", ""),
                    [CheckResult.from_dict(c) for c in data.get("checks", [])],
-                   bool(data.get("complete")), NotGraded(**reason) if reason else None)
+                   bool(data.get("complete")), NotGraded(**reason) if reason else None,
+                   dict(data.get("compile_errors") or {}))
 
 
 def dumps(labs):

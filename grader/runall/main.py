@@ -1,6 +1,7 @@
 """run_all's command line, and the order of a run: set up, take in, grade, write."""
 import argparse
 import concurrent.futures
+import json
 import math
 import os
 import pathlib
@@ -46,6 +47,9 @@ def parse_args(argv):
     parser.add_argument("--tmp", help="where to make the temporary copies (default $TMPDIR or /tmp)")
     parser.add_argument("--progress", choices=["auto", "yes", "no"], default="auto",
                         help="the progress line (default: on a terminal)")
+    parser.add_argument("--list-labs", action="store_true",
+                        help="print the labs it would grade (JSON: lab, title, programs, windows) "
+                             "and exit")
     args = parser.parse_args(argv)
     args.jobs = max(1, args.jobs)
     return args
@@ -88,6 +92,10 @@ def main(argv=None):
     if not labs:
         say("run_all: no lab to grade")
         return 2
+    if args.list_labs:  # what the platform packages are built from (tools/dist.py, platforms.py)
+        print(json.dumps([{"lab": n, "title": LABS[n].title, "programs": list(LABS[n].programs),
+                           "windows": LABS[n].windows} for n in labs]))
+        return 0
     if args.roster and not pathlib.Path(args.roster).is_dir():
         say(f"run_all: --roster {args.roster}: not a folder")
         return 2

@@ -35,9 +35,10 @@ def say(*args):
 
 
 def missing_result(n, did, got, hint=None):
-    """Lab ``n`` not graded: 0 of 100, saying why (a :class:`harness.results.NotGraded`)."""
-    return resultslib.LabResult.not_graded_because(n, LABS[n].title,
-                                                   resultslib.NotGraded(did, got, hint))
+    """Lab ``n`` not graded: 0 of 100, saying why (a :class:`harness.results.NotGraded`; with
+    the hint :data:`MACHINE`, a failure of the grader's own)."""
+    return resultslib.LabResult.not_graded_because(
+        n, LABS[n].title, resultslib.NotGraded(did, got, hint, grader_error=hint == MACHINE))
 
 
 def split_labs(labs, parts):
@@ -255,7 +256,7 @@ class Run:
                     data = missing_result(
                         n, f"graded lab {n}",
                         f"the grader stopped (status {status}) without results:\n{tail}",
-                        hint="an error of the grading machine")
+                        hint=MACHINE)
             data.source = f"lab{n}"
             sub.results[n] = data
 

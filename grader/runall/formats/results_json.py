@@ -29,7 +29,25 @@ def results(sub, labs, seconds):
             })
     return {"score": sub.total(), "execution_time": int(round(seconds)),
             "output": "\n".join(output), "visibility": "visible",
-            "stdout_visibility": "hidden", "tests": tests}
+            "stdout_visibility": "hidden", "tests": tests, "extra_data": extra_data(sub, labs)}
+
+
+def extra_data(sub, labs):
+    """What the other platforms' adapters (grader/platforms.py) read beyond Gradescope's fields:
+    each lab's points, whether it was submitted, its notes, what did not compile, and what
+    failed when the grader itself could not grade it."""
+    return {"labs": [{"lab": n, "title": sub.results[n].title, "score": sub.results[n].score,
+                      "max_score": sub.results[n].max_score, "submitted": n in sub.folders,
+                      "notes": sub.notes.get(n, []),
+                      "compile_errors": sub.results[n].compile_errors,
+                      "grader_error": grader_error(sub.results[n])} for n in labs],
+            "problems": sub.problems}
+
+
+def grader_error(lab):
+    """What went wrong when the grader itself failed on ``lab`` (else None)."""
+    reason = lab.not_graded
+    return reason.got if reason and reason.grader_error else None
 
 
 def text(sub, labs, seconds):
