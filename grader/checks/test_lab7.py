@@ -1,4 +1,4 @@
-"""Lab 7: the echo server with a process per client (fork).  Contract: shared/spec/LABS.md,
+"""Lab 7: the echo server with a process per client (fork).  Contract: docs/contract.md,
 "Labs 7-9" and "Lab 7"; handout labs/lab7/README.md.
 
 Program: ``fork_echo_server PORT [MAX_CLIENTS]``; its client is lab 4's ``echo_client``,

@@ -1,5 +1,5 @@
 """Lab 8: the chat server with poll (or select) and the chat client.  Contract: the chat
-protocol and "Lab 8" of the lab contract; handout labs/lab8/README.md.
+protocol and "Lab 8" of the lab contract (docs/contract.md); handout labs/lab8/README.md.
 
 Programs: ``chat_server PORT [MAX_CLIENTS]`` and ``chat_client HOST PORT``.  The checks
 themselves are in grader/checks/chat.py, written once for the chat servers of labs 8

@@ -1,5 +1,5 @@
 """Lab 9: the chat server with a thread per client.  Contract: the chat protocol and "Lab 9" of
-the lab contract; handout labs/lab9/README.md.
+the lab contract (docs/contract.md); handout labs/lab9/README.md.
 
 Program: ``thread_chat_server PORT [MAX_CLIENTS]`` (lab 8's ``chat_client`` is its client and
 is graded in lab 8).  The chat server checks are grader/checks/chat.py's, written once for
