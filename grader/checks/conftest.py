@@ -15,13 +15,14 @@ import os
 import pathlib
 import re
 import signal
+import socket
 import time
 import traceback
 
 import pytest
 
 from harness import proc, sandbox, timing, wine
-from harness.lab import LABS, Lab, stderr_hint
+from harness.lab import LABS, Lab, is_placeholder, placeholder_hint, stderr_hint
 from harness.report import CheckFailed, render_checklist
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
@@ -194,18 +195,56 @@ def _budget_exceeded(budget):
     return not_run
 
 
+def _placeholder_evidence(err=None):
+    """(stderr, hint) of the program of the running check whose stderr (``err``, when
+    given) shows a skeleton placeholder still in place, or (None, None).  The hint names
+    the program's source file: the server and the client each have their TODOs."""
+    for program in proc.started():
+        seen = program.err().decode("utf-8", "replace")
+        if is_placeholder(seen) and (err is None or err.strip() in seen):
+            return seen, placeholder_hint(seen, program.source)
+    if err is not None and is_placeholder(err):
+        return err, placeholder_hint(err)
+    return None, None
+
+
+def _network_error(exc):
+    """The failure of a check that a network error stopped: what the error says, and what
+    the programs of the check did (exited, or running without listening)."""
+    programs = proc.started()
+    states = "; ".join(f"`{p.shown}`: {proc.describe_status(p.poll())}" for p in programs)
+    if isinstance(exc, ConnectionRefusedError):
+        hint = ("the connection was refused: nothing listened on the port any more (the server "
+                "had ended, or had closed its listening socket)")
+    elif isinstance(exc, ConnectionResetError):
+        hint = ("the program reset the connection: it closed the socket with bytes still unread, "
+                "or ended, in the middle of the exchange")
+    elif isinstance(exc, (TimeoutError, socket.timeout)):
+        hint = "the program stopped answering: nothing came within the deadline"
+    else:
+        hint = None
+    return CheckFailed("talked to the program over the network",
+                       got=f"{type(exc).__name__}: {exc}" + (f"\n{states}" if states else ""),
+                       hint=hint)
+
+
 def _explain(excinfo):
-    """The report text of a failure, never a traceback for a student's bug."""
+    """The report text of a failure, never a traceback for a student's bug.
+
+    The hint follows the evidence: a skeleton's placeholder on a program's stderr wins over
+    whatever the check guessed, since nothing else can be judged while it is in place.
+    """
     exc = excinfo.value
+    if isinstance(exc, (ConnectionError, TimeoutError, OSError)) and not isinstance(exc, CheckFailed):
+        exc = _network_error(exc)
     if isinstance(exc, CheckFailed):
         err = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else exc.stderr
-        if exc.hint is None and err:
+        seen, hint = _placeholder_evidence(err if err and is_placeholder(err) else None)
+        if hint:
+            exc.hint, exc.stderr = hint, seen
+        elif exc.hint is None and err:
             exc.hint = stderr_hint(err)
         return exc.render(), isinstance(exc, CheckTimeout)
-    if isinstance(exc, (ConnectionError, TimeoutError, OSError)):
-        return (f"  did:      talked to the program over the network\n"
-                f"  got:      {type(exc).__name__}: {exc}\n"
-                f"  hint:     the program closed or reset the connection, or stopped answering"), False
     tb = "".join(traceback.format_exception(excinfo.type, exc, excinfo.tb, limit=-3))
     return ("  internal error of the grader (not your mistake; please report it):\n"
             + "\n".join("    " + line for line in tb.splitlines())), False

@@ -18,8 +18,9 @@ import time
 import pytest
 
 from harness import common, net, proc, timing
+from harness.lab import PRINTED_PORT_SWAPPED
 
-from harness.report import fail, first_difference, lost_at_nul, show
+from harness.report import difference_at, fail, first_difference, lost_at_nul, show
 
 pytestmark = pytest.mark.lab4
 READY_LINE = r"listening on 0\.0\.0\.0:(\d+)"
@@ -59,6 +60,10 @@ def echo_hint(sent, got, eof):
         return ("bytes are missing from the middle of the echo: a write() may write fewer bytes "
                 "than asked; finish every short write: loop on write() until all n bytes are out "
                 "(Stevens' writen)")
+    i = difference_at(sent, got)
+    if i is not None and i > 0 and got[i:i + 16] and got[i:i + 16] in sent[max(0, i - 65536):i]:
+        return ("the echo repeats bytes it had already sent: after a short write, write the rest "
+                "from buf + done (the bytes not written yet), not from buf again")
     return "bytes came back changed or out of order: send back the buffer as read, unchanged"
 
 
@@ -92,7 +97,9 @@ def expect_echo(port, data, did, server=None, **kw):
     client, got = roundtrip(port, data, **kw)
     if got != data or not client.eof:
         fail(did, expected=f"the same {len(data)} bytes back, then end of file",
-             got=f"{len(got)} bytes: {show(got)}" + ("" if client.eof else "; no end of file"),
+             got=(f"the same {len(got)} bytes, unchanged" if got == data else
+                  f"{len(got)} bytes: {show(got, 64 if len(got) == len(data) else None)}")
+             + ("" if client.eof else "; no end of file"),
              note=first_difference(data, got) if got != data else None,
              stderr=server.err() if server else None,
              hint=echo_hint(data, got, client.eof) if got != data else
@@ -140,7 +147,7 @@ def test_server_ready_line(lab):
     except OSError as exc:
         fail(f"started `{server.shown}`, then connected to the port it printed ({port})",
              expected="the connection is accepted", got=str(exc), stderr=server.err(),
-             hint="print ntohs() of the port getsockname() reports" if port != 0 else None)
+             hint=PRINTED_PORT_SWAPPED if port != 0 else None)
 
 
 @pytest.mark.points(6)
@@ -388,7 +395,7 @@ def test_stops_on_sigint_even_while_serving(lab):
 def test_server_usage_errors(lab):
     """bad ports and counts are usage errors (exit 2, `usage: ` on stderr)"""
     common.expect_usage_errors(lab, lab.server, (
-        [], ["80x"], ["+80"], ["70000"], ["0", "0"], ["0", "x"], ["0", "1", "2"]))
+        [], ["80x"], ["+80"], ["70000"], ["0", "0"], ["0", "x"], ["0", "1", "2"]), "PORT [MAX_CLIENTS]")
 
 
 @pytest.mark.points(5)
@@ -399,7 +406,7 @@ def test_server_valgrind_clean(lab):
     expect_echo(port, payload(100 * 1024, seed=9), "echoed 100 KiB under Valgrind", server, timeout=15)
     expect_echo(port, b"bye\n", "echoed a second client under Valgrind", server)
     status = server.wait(timing.seconds(15))
-    common.valgrind_clean(server, status, f"`echo_server {port} 2` (two clients)")
+    common.valgrind_clean(server, status, f"`echo_server {port} 2` (two clients)", "server")
 
 
 @pytest.mark.points(2)
@@ -540,7 +547,7 @@ def test_client_usage_errors(lab):
     """wrong argument counts and bad ports are usage errors (exit 2)"""
     common.expect_usage_errors(lab, lab.client, (
         [], ["127.0.0.1"], ["127.0.0.1", "80x"], ["127.0.0.1", "99999"],
-        ["127.0.0.1", "80", "extra"]))
+        ["127.0.0.1", "80", "extra"]), "HOST PORT")
 
 
 @pytest.mark.points(3)
@@ -552,7 +559,7 @@ def test_client_valgrind_clean(lab):
         client = lab.start(lab.client, "127.0.0.1", fake.port, use_valgrind=True)
         client.feed(data)
         status = client.wait(timing.seconds(20))
-    common.valgrind_clean(client, status, f"`echo_client 127.0.0.1 {fake.port}` with a 50 KB line")
+    common.valgrind_clean(client, status, f"`echo_client 127.0.0.1 {fake.port}` with a 50 KB line", "client")
     if client.out() != data:
         fail("ran the client under Valgrind", expected=f"stdout equal to stdin ({len(data)} bytes)",
              got=f"{len(client.out())} bytes", note=first_difference(data, client.out()))

@@ -17,7 +17,7 @@ import threading
 import pytest
 
 from harness import common, net, proc, timing
-from harness.lab import placeholder_hint
+from harness.lab import PRINTED_PORT_SWAPPED, placeholder_hint
 from harness.report import fail, first_difference, lost_at_nul, show
 
 pytestmark = pytest.mark.lab5
@@ -145,8 +145,7 @@ def test_server_ready_line(lab):
         if got is None:
             fail(f"started `{server.shown}`, then sent \"ping\" to the port it printed ({port})",
                  expected="a reply (\"PING\") within 2 s", got="no reply", stderr=server.err(),
-                 hint="print ntohs() of the port getsockname() reports"
-                 if swapped_port_is_bound(port) else
+                 hint=PRINTED_PORT_SWAPPED if swapped_port_is_bound(port) else
                  "print the port getsockname() reports (after bind), and answer each datagram")
 
 
@@ -297,7 +296,7 @@ def test_stops_on_sigint(lab):
 def test_server_usage_errors(lab):
     """bad ports and counts are usage errors (exit 2, `usage: ` on stderr)"""
     common.expect_usage_errors(lab, SERVER, (
-        [], ["80x"], ["+80"], ["70000"], ["0", "0"], ["0", "x"], ["0", "1", "2"]))
+        [], ["80x"], ["+80"], ["70000"], ["0", "0"], ["0", "x"], ["0", "1", "2"]), "PORT [MAX_DATAGRAMS]")
 
 
 @pytest.mark.points(3)
@@ -321,7 +320,7 @@ def test_server_valgrind_clean(lab):
                      got="no reply within 10 s" if got is None else f"{len(got)} bytes",
                      hint=conversion_hint(data, got))
     status = server.wait(timing.seconds(15))
-    common.valgrind_clean(server, status, f"`udp_upper_server {port} 2` (two datagrams)")
+    common.valgrind_clean(server, status, f"`udp_upper_server {port} 2` (two datagrams)", "udp server")
 
 
 # -- the client ----------------------------------------------------------------------------
@@ -629,7 +628,7 @@ def test_client_usage_errors(lab):
     """wrong argument counts and bad ports are usage errors (exit 2)"""
     common.expect_usage_errors(lab, CLIENT, (
         [], ["127.0.0.1"], ["127.0.0.1", "80x"], ["127.0.0.1", "99999"],
-        ["127.0.0.1", "80", "extra"]))
+        ["127.0.0.1", "80", "extra"]), "HOST PORT")
 
 
 @pytest.mark.points(4)
@@ -640,7 +639,7 @@ def test_client_valgrind_clean(lab, early):
     with early_run(lab, early, "test_client_valgrind_clean") as run:  # at most 20 s
         client, status, _ = run.result()
     fake = run.peer
-    common.valgrind_clean(client, status, f"`udp_upper_client 127.0.0.1 {fake.port}` with a 50 KB line")
+    common.valgrind_clean(client, status, f"`udp_upper_client 127.0.0.1 {fake.port}` with a 50 KB line", "client")
     want = b"".join(upper(line) + b"\n" for line in lines)
     if client.out() != want:
         fail("ran the client under Valgrind", expected=f"stdout the {len(want)} upper-cased bytes",

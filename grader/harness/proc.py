@@ -86,6 +86,8 @@ class Program:
 
     def __init__(self, argv, shown, env, stdin, cwd, valgrind):
         self.shown = shown
+        #: The source file it was built from (``echo_server.c``), when known (harness.lab).
+        self.source = None
         self.valgrind = valgrind
         self.started = time.monotonic()
         self.popen = subprocess.Popen(
@@ -278,6 +280,12 @@ def detach(program):
         if program in _registry:
             _registry.remove(program)
     return program
+
+
+def started():
+    """The programs started since the last :func:`kill_all` (those of the running check)."""
+    with _registry_lock:
+        return list(_registry)
 
 
 def kill_all():
