@@ -178,6 +178,8 @@ def stopped_serving_hint(server, port):
     if b"accept: Bad file descriptor" in server.err():
         return (f"accept() was given a closed socket after {clients}: close only the connection "
                 f"socket after each client; the listening socket stays open until the server ends")
+    if status is None and not net.port_is_bound(port):
+        status = server.wait(timing.seconds(1))  # not listening: maybe on its way out
     if status is not None:
         return (f"the server ended ({proc.describe_status(status)}) after {clients}, while more "
                 f"were waiting: go back to accept() after each client, and stop only after "

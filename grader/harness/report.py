@@ -171,10 +171,9 @@ def render_checklist(results):
 
 
 def failure_cause(output):
-    """The root cause of a failure, from its rendered text: what the program said (its
-    ``stderr:`` block) and the ``hint:``, or, when it said nothing, what the check got and
-    the hint.  What the check did is left out: two checks that did different things and
-    saw the same cause failed the same way."""
+    """The root cause of a failure, from its rendered text: its ``hint:``, which the check
+    chose from what it observed (None without a hint).  Two checks that did different
+    things and drew the same conclusion failed the same way."""
     blocks, label = {}, None
     for line in output.splitlines():
         m = re.match(r"  (\w+):\s", line)
@@ -182,9 +181,7 @@ def failure_cause(output):
             label = m.group(1)
         if label:
             blocks.setdefault(label, []).append(line)
-    seen = blocks.get("stderr") if blocks.get("stderr") and blocks["stderr"] != ["  stderr:   (empty)"] \
-        else blocks.get("expected", []) + blocks.get("got", [])
-    return "\n".join(seen + blocks.get("hint", [])) if "hint" in blocks else None
+    return "\n".join(blocks["hint"]) if "hint" in blocks else None
 
 
 def group_failures(failed):

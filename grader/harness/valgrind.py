@@ -121,9 +121,9 @@ def hint_for(findings, role="program"):
                       "a `q` line, an error)",
         }.get(role, "close() every socket you opened before exiting, on every path"))
     if any(f.kind == "leak" for f in findings):
-        hints.append("free() every block you malloc()ed before exiting (getline()'s buffer too)"
+        hints.append("free() what the client malloc()ed before it exits, getline()'s buffer too"
                      if role == "client" else
-                     "free() every block you malloc()ed before exiting, on every path")
+                     "free() the buffers you malloc()ed before exiting, on every path")
     errors = [f for f in findings if f.kind == "error"]
     if any("uninitialised" in f.what and "(buf)" in f.what for f in errors):
         hints.append("bytes that were never set are sent or written: pass the count of bytes "
