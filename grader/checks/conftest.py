@@ -294,6 +294,12 @@ def pytest_runtest_protocol(item, nextitem):
         write_results(item.config)
 
 
+def _shown_path(path):
+    """``path`` as a student types it: relative to the current folder when inside it."""
+    path = pathlib.Path(path)
+    return os.path.relpath(path, pathlib.Path.cwd()) if path.is_relative_to(pathlib.Path.cwd()) else str(path)
+
+
 def lab_results(config, number):
     checks = list(config._results.get(number, {}).values())
     title, _ = LABS[number]
@@ -301,8 +307,10 @@ def lab_results(config, number):
     lab = config._labs.get(number)
     return {
         "lab": number, "title": title,
-        "source": os.path.relpath(src, pathlib.Path.cwd()) if src.is_relative_to(pathlib.Path.cwd()) else str(src),
+        "source": _shown_path(src),
         "build_output": lab.built.output if lab else "",
+        "build": _shown_path(lab.out) if lab else "",
+        "programs": [name + (".exe" if lab.windows else "") for name in lab.programs] if lab else [],
         "score": sum(c["score"] for c in checks),
         "max_score": sum(c["max_score"] for c in checks),
         "checks": checks,

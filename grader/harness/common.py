@@ -192,9 +192,16 @@ def stopped_serving_hint(server, port):
 
 
 def expect_clean_stop(program, sig, did, hint):
-    """Send ``sig`` once the server is blocked; it must exit 0 (a clean stop)."""
+    """Send ``sig`` once the server is blocked; it must exit 0 (a clean stop).
+
+    ``hint`` is for a program that caught the signal but did not stop; one that the
+    signal killed has no handler, and is told so.
+    """
     program.wait_blocked()
     status = lablib.stop_server(program, sig)
+    if status == -sig:
+        hint = (f"{sig.name} killed the program: install a handler for {sig.name} with sigaction() "
+                f"that sets a flag; then close everything and exit 0")
     if status != 0:
         fail(did, expected="exit status 0 (a clean stop)", got=proc.describe_status(status),
              stderr=program.err(), hint=hint)

@@ -132,11 +132,23 @@ def stderr_tail(data, lines=STDERR_LINES):
     return "\n".join(shown)
 
 
+def header(results):
+    """Where the programs came from, where they were built, and how to run one by hand."""
+    lines = [f"programs from {results.get('source', '?')}"]
+    build, programs = results.get("build"), results.get("programs") or []
+    if build:
+        lines[0] += f", built into {build}/"
+        if programs:
+            run = f"{build}/{programs[0]}"
+            lines.append(f"run one by hand: {'wine ' if run.endswith('.exe') else ''}{run} ... "
+                         f"(arguments as in the handout)")
+    return lines
+
+
 def render_checklist(results):
     """The student's checklist from a results dict (see the checks' plugin)."""
     lab = results["lab"]
-    out = [f"sockets-lab, lab {lab}: {results.get('title', '')}".rstrip(": "),
-           f"programs from {results.get('source', '?')}", ""]
+    out = [f"sockets-lab, lab {lab}: {results.get('title', '')}".rstrip(": ")] + header(results) + [""]
     build = results.get("build_output", "").strip()
     if build:
         out.append("compiler output:")
