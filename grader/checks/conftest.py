@@ -56,6 +56,7 @@ def pytest_configure(config):
     config._lab_started = {}
     config._complete = set()
     config._early = {}
+    timing.measured()  # the machine's speed, measured once at the start: every deadline scales
 
 
 def lab_number(item):
@@ -208,6 +209,23 @@ def _placeholder_evidence(err=None):
     return None, None
 
 
+def _output_flood():
+    """The failure of a check whose program wrote more than proc.OUTPUT_CAP bytes to one of
+    its streams (it was killed there), or None.  Counted, not timed: it fails the same way
+    on a quiet and on a busy machine, whatever the check made of the killed program."""
+    for program in proc.started():
+        stream = program.overflowed()
+        if stream:
+            return CheckFailed(
+                f"ran `{program.shown}`",
+                expected=f"a bounded output (at most {proc.OUTPUT_CAP >> 20} MiB on {stream})",
+                got=f"more than {proc.OUTPUT_CAP >> 20} MiB on {stream}, so it was killed there "
+                    f"(output is capped, as Autolab caps it)",
+                hint=f"a loop that writes to {stream} without end: check the loop's exit "
+                     f"condition (end of file, a count) and every write's return value").render()
+    return None
+
+
 def _network_error(exc):
     """The failure of a check that a network error stopped: what the error says, and what
     the programs of the check did (exited, or running without listening)."""
@@ -266,6 +284,10 @@ def pytest_runtest_makereport(item, call):
         "status": "passed", "output": "", "timed_out": False, "duration": 0.0,
         "instructor_only": item.get_closest_marker("instructor_only") is not None})
     entry["duration"] += report.duration
+    flood = _output_flood() if call.when == "call" else None
+    if flood and entry["status"] != "skipped":
+        entry["status"], entry["score"], entry["output"] = "failed", 0.0, flood
+        return
     if report.failed or report.skipped and call.when != "teardown":
         if entry["status"] == "passed":
             entry["status"] = "failed"
@@ -310,6 +332,7 @@ def lab_results(config, number):
         "source": _shown_path(src),
         "build_output": lab.built.output if lab else "",
         "build": _shown_path(lab.out) if lab else "",
+        "time_scale": round(timing.scale(), 1),
         "programs": [name + (".exe" if lab.windows else "") for name in lab.programs] if lab else [],
         "score": sum(c["score"] for c in checks),
         "max_score": sum(c["max_score"] for c in checks),

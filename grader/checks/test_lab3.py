@@ -127,7 +127,7 @@ def test_max_clients_then_exit(lab):
 
 @pytest.mark.points(10)
 def test_backlog_queues_clients_in_order(lab):
-    """5 clients that connect before the first accept() wait in the backlog and are served in order"""
+    """5 clients that connect before the first accept() wait in the backlog and are served in order (timed: the 5 connections may take 1.5 s, times the machine's measured slowness)"""
     server, port = lab.start_server(SERVER, 0)
     backlog = net.listen_backlog(port)
     if backlog is not None and backlog != 5:

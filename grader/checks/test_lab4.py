@@ -279,7 +279,7 @@ def test_100_clients_in_sequence(lab):
 
 @pytest.mark.points(5)
 def test_second_client_served_after_the_first(lab):
-    """a client that connects while another is served waits in the backlog and is served next"""
+    """a client that connects while another is served waits in the backlog and is served next (timed: no echo for it within 0.3 s while the first is served)"""
     server, port = lab.start_server(lab.server, 0)
     first = net.TcpClient(port)
     first.send(b"first\n")
