@@ -142,7 +142,7 @@ def header(results):
             run = f"{build}/{programs[0]}"
             lines.append(f"run one by hand: {'wine ' if run.endswith('.exe') else ''}{run} ... "
                          f"(arguments as in the handout)")
-    if results.get("time_scale", 1) > 1:
+    if results.get("time_scale", 1) >= 1.5:
         lines.append(f"deadlines x{results['time_scale']:g}: this machine was measured busy or slow "
                      f"at the start, so every deadline is that much longer")
     return lines

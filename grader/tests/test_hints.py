@@ -70,3 +70,32 @@ def test_mutant_gets_its_own_hint_only(mutant, graded_mutant):
     foreign = [f"{other.name}'s {other.hint!r}" for other in rivals(mutant)
                if other.hint in hints]
     assert foreign == [], f"{mutant.id} ({mutant.mistake}) got other mistakes' hints: {foreign}\n{report}"
+
+
+#: Valgrind's report of a send from a buffer never filled: its top frame is the C library's.
+UNINITIALISED = """\
+Syscall param write(buf) points to uninitialised byte(s)
+   at 0x4962F33: write (write.c:26)
+   by 0x109A2B: write_all (echo_client.c:181)
+   by 0x109C4D: echo_line (echo_client.c:262)
+   by 0x109F1E: main (echo_client.c:380)
+ Address 0x1ffefff6a0 is on thread 1's stack
+""".splitlines()
+
+
+def test_valgrind_findings_name_the_students_own_frame():
+    from harness import valgrind
+    [finding] = valgrind.parse(UNINITIALISED, sources={"echo_client.c"})
+    assert str(finding) == ("Syscall param write(buf) points to uninitialised byte(s) in "
+                            "write.c:26 (write), called from echo_client.c:181 (write_all)")
+    assert "the size of the buffer" in valgrind.hint_for([finding], "client")
+
+
+def test_a_clients_valgrind_hint_is_a_clients():
+    from harness import valgrind
+    fd = valgrind.Finding("fd", "descriptor 3 (AF_INET socket 127.0.0.1:40000 <-> 127.0.0.1:5000)"
+                                " still open at exit, opened", "echo_client.c:140 (main)")
+    hint = valgrind.hint_for([fd], "client")
+    assert "close() the client's socket" in hint
+    for server_word in ("listening", "MAX_CLIENTS", "SIGINT", "count"):
+        assert server_word not in hint
