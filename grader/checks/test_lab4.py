@@ -26,6 +26,8 @@ pytestmark = pytest.mark.lab4
 READY_LINE = r"listening on 0\.0\.0\.0:(\d+)"
 CONNECTION = r"connection from (\d+\.\d+\.\d+\.\d+):(\d+)"
 CLOSED = r"closed (\d+\.\d+\.\d+\.\d+):(\d+) \((\d+) bytes\)"
+#: The hint for a server that does not exit after MAX_CLIENTS clients.
+COUNT_HINT = "count the clients served; after MAX_CLIENTS close the listening socket and return 0"
 #: Bytes of binary data through the server in the big-transfer checks.
 MIB = 1 << 20
 
@@ -235,7 +237,13 @@ def test_slow_reader_gets_everything(lab):
     server, port = lab.start_server(lab.server, 0)
     data = payload(4 * MIB, seed=6)
     client = net.TcpClient(port)
-    sender = threading.Thread(target=lambda: (client.send(data), client.shutdown_write()), daemon=True)
+    def send_all_then_close():
+        try:
+            client.send(data)
+            client.shutdown_write()
+        except OSError:  # the server hung up: what came back tells the rest
+            pass
+    sender = threading.Thread(target=send_all_then_close, daemon=True)
     sender.start()
     time.sleep(0.3)  # misbehaving on purpose: a slow reader lets the server's buffers fill up
     got = bytearray()
@@ -396,8 +404,7 @@ def test_max_clients_then_exit(lab):
     if status != 0:
         fail(f"echoed 2 clients of `{server.shown}`, then waited for it to exit",
              expected="exit status 0 within 3 s", got=proc.describe_status(status),
-             stderr=server.err(), hint="count the clients served; after MAX_CLIENTS close the "
-                                       "listening socket and return 0")
+             stderr=server.err(), hint=COUNT_HINT)
 
 
 @pytest.mark.points(4)
@@ -482,6 +489,9 @@ def expect_client_output(lab, data, want, what, **kw):
         elif want.startswith(out) and out:
             hint = ("stdout stops early: keep reading until as many bytes came back as you sent "
                     "(one read() is not one line), and read lines of any length (getline)")
+        elif b"\r\n" in out and b"\r\n" not in want:
+            hint = ("each \"\\n\" came out as \"\\r\\n\": stdout is in text mode; switch stdin "
+                    "and stdout to binary mode (_setmode(_fileno(stdout), _O_BINARY))")
         elif out.startswith(b"Input message"):
             hint = "the prompt goes to stderr, and only when stdin is a terminal (isatty)"
         elif len(out) > len(want):
