@@ -520,7 +520,7 @@ def shown_list(datagrams):
 def placeholder(client, hint):
     """The skeleton's placeholder hint when a call still fails with ENOSYS, else ``hint``."""
     err = client.err()
-    return placeholder_hint(err) if b"Function not implemented" in err else hint
+    return placeholder_hint(err, client.source) if b"Function not implemented" in err else hint
 
 
 #: The hint for a client that sends each line with its newline.

@@ -71,10 +71,11 @@ def valgrind_clean(program, status, what, role="program"):
              stderr=program.err())
     if status is None:
         fail(f"ran {what} under Valgrind", expected="it exits",
-             got="it was still running", stderr=program.err())
+             got="it was still running", stderr=program.err(), hint=lablib.program_hint(program))
     if status != 0:
         fail(f"ran {what} under Valgrind", expected="exit status 0",
-             got=proc.describe_status(status), stderr=program.err())
+             got=proc.describe_status(status), stderr=program.err(),
+             hint=lablib.program_hint(program))
 
 
 def expect_usage_errors(lab, name, arg_lists, usage):

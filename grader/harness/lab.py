@@ -278,12 +278,23 @@ def stderr_hint(err):
     return None
 
 
+def program_hint(program):
+    """The hint that what ``program`` wrote on stderr points to (see :func:`stderr_hint`),
+    naming its source file when it is a placeholder; or None."""
+    err = program.err()
+    return placeholder_hint(err, program.source) if is_placeholder(err) else stderr_hint(err)
+
+
 def is_placeholder(err):
     """True when stderr ``err`` shows a skeleton placeholder still in place (ENOSYS, or
     Winsock's error 120 in lab 6)."""
     if isinstance(err, bytes):
         err = err.decode("utf-8", "replace")
     return "Function not implemented" in err or "failed: error 120" in err
+
+
+#: What every placeholder hint says (a check that chose one keeps it).
+PLACEHOLDER = "is the skeleton's placeholder"
 
 
 def placeholder_hint(err, source=None):
@@ -295,9 +306,9 @@ def placeholder_hint(err, source=None):
     where = f" in {source}" if source else ""
     m = re.search(r"(\w+) failed: error 120\b", err)
     if m:
-        return (f"`{m.group(1)} failed: error 120` (ERROR_CALL_NOT_IMPLEMENTED) is the skeleton's "
-                f"placeholder: the TODO for {m.group(1)}(){where} is still to do")
+        return (f"`{m.group(1)} failed: error 120` (ERROR_CALL_NOT_IMPLEMENTED) {PLACEHOLDER}: "
+                f"the TODO for {m.group(1)}(){where} is still to do")
     m = re.search(r"(\w+): Function not implemented", err)
     call = m.group(1) if m else "a call"
-    return (f"`{call}: Function not implemented` is the skeleton's placeholder: "
+    return (f"`{call}: Function not implemented` {PLACEHOLDER}: "
             f"the TODO for {call}(){where} is still to do")
