@@ -807,7 +807,7 @@ def vanished_client_does_not_kill_the_server(lab):
 def server_usage_errors(lab):
     """bad ports and counts are usage errors (exit 2, `usage: ` on stderr)"""
     common.expect_usage_errors(lab, lab.server, (
-        [], ["80x"], ["+80"], ["70000"], ["0", "0"], ["0", "x"], ["0", "1", "2"]))
+        [], ["80x"], ["+80"], ["70000"], ["0", "0"], ["0", "x"], ["0", "1", "2"]), "PORT [MAX_CLIENTS]")
 
 
 @deadline(30)
@@ -1005,7 +1005,7 @@ def client_usage_errors(lab):
     """wrong argument counts and bad ports are usage errors (exit 2)"""
     common.expect_usage_errors(lab, lab.client, (
         [], ["127.0.0.1"], ["127.0.0.1", "80x"], ["127.0.0.1", "99999"],
-        ["127.0.0.1", "80", "extra"], ["not an address", "80"]))
+        ["127.0.0.1", "80", "extra"], ["not an address", "80"]), "HOST PORT")
 
 
 @deadline(30)

@@ -67,7 +67,7 @@ def test_binds_the_given_port(lab):
         hint = "bind() to the port given on the command line, converted with htons()"
         if net.port_is_bound(net.swapped(asked)):
             hint = (f"the socket is bound to port {net.swapped(asked)}, which is {asked} "
-                    "byte-swapped: htons() the port into sin_port (network byte order)")
+                    f"byte-swapped: sin_port must hold the port in network byte order, htons({asked})")
         fail(did + f", then tried to bind port {asked} myself",
              expected=f"port {asked} is taken", got=f"port {asked} is free", hint=hint)
 
@@ -178,16 +178,21 @@ def test_port_in_use(lab):
     status, err = program.poll(), program.err()
     did = f"held port {port} myself, then ran `bind_server {port}`"
     if b"bind: Address already in use" not in err.splitlines() or status != 1:
+        hint = "check bind()'s return value; on -1 call perror(\"bind\") and return 1"
+        if program.out() == f"bound to 0.0.0.0:{port}\n".encode():
+            hint = (f"bind() succeeded although port {port} was taken, so it bound another port "
+                    f"(the number printed back is the same mistake undone): sin_port must hold the "
+                    f"port in network byte order, htons({port})")
         fail(did, expected="stderr `bind: Address already in use` and exit status 1",
              got=f"{proc.describe_status(status)}; stderr {show(err)}; stdout {show(program.out())}",
-             hint="check bind()'s return value; on -1 call perror(\"bind\") and return 1")
+             hint=hint)
 
 
 @pytest.mark.points(5)
 def test_usage_errors(lab):
     """bad ports and wrong argument counts are usage errors (exit 2, `usage: ` on stderr)"""
     common.expect_usage_errors(lab, PROGRAM, (
-        [], ["80x"], ["-1"], ["+80"], ["70000"], ["123456"], [""], ["80", "81"]))
+        [], ["80x"], ["-1"], ["+80"], ["70000"], ["123456"], [""], ["80", "81"]), "PORT")
 
 
 @pytest.mark.points(5)

@@ -77,6 +77,9 @@ class LabResult:
     checks: list = dataclasses.field(default_factory=list)    # [CheckResult]
     complete: bool = False          # every selected check ran (the grading reached its end)
     not_graded: NotGraded = None    # set when the lab could not be graded at all
+    build: str = ""                 # where its programs were built, as the student knows it
+    programs: list = dataclasses.field(default_factory=list)  # their file names there
+    time_scale: float = 1.0         # the machine's measured slowness: every deadline times this
 
     @property
     def score(self):
@@ -98,7 +101,9 @@ class LabResult:
                 "build_output": self.build_output, "score": self.score,
                 "max_score": self.max_score, "checks": [c.to_dict() for c in self.checks],
                 "complete": self.complete,
-                "not_graded": dataclasses.asdict(self.not_graded) if self.not_graded else None}
+                "not_graded": dataclasses.asdict(self.not_graded) if self.not_graded else None,
+                "build": self.build, "programs": list(self.programs),
+                "time_scale": self.time_scale}
 
     @classmethod
     def from_dict(cls, data):
@@ -106,7 +111,9 @@ class LabResult:
         return cls(int(data["lab"]), data.get("title", ""), data.get("source", ""),
                    data.get("build_output", ""),
                    [CheckResult.from_dict(c) for c in data.get("checks", [])],
-                   bool(data.get("complete")), NotGraded(**reason) if reason else None)
+                   bool(data.get("complete")), NotGraded(**reason) if reason else None,
+                   data.get("build", ""), list(data.get("programs", [])),
+                   float(data.get("time_scale", 1.0)))
 
 
 def dumps(labs):
