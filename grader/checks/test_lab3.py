@@ -201,7 +201,7 @@ def test_accept_error_ends_one_connection_only(lab):
            "inject), then connected a client")
     common.expect_survives_injected_error(
         lab, SERVER, "accept,accept4", "ECONNABORTED", "accept: Software caused connection abort",
-        did, lambda port, server: expect_greeting(port, did),
+        did, lambda port, server: expect_greeting(port, did, server),
         hint="an accept() that fails for one connection only (ECONNABORTED, ECONNRESET, EPROTO) "
              "ends nothing: report it (perror) and accept the next; only a failure of the "
              "listening socket itself ends the server")

@@ -626,6 +626,11 @@ def test_client_reassembles_fragmented_echo(lab):
                          handler=lambda c, s: echo_back(c, s, piece=3, pause=0.1), short_read=5)
 
 
+#: The hint for a client that sent the quit line on to the server instead of ending there.
+QUIT_SENT_HINT = ("the quit line itself reached the server: before sending a line, check whether "
+                  "it is exactly \"q\\n\" or \"Q\\n\", and end the session there")
+
+
 @pytest.mark.points(3)
 def test_client_quits_on_q(lab):
     """a line `q` or `Q` ends the session: nothing after it is sent"""
@@ -635,7 +640,7 @@ def test_client_quits_on_q(lab):
         if bytes(fake.received) != b"before\n":
             fail(f"ran `{client.shown}` with {show(data)} on stdin",
                  expected='the server receives only "before\\n"', got=show(bytes(fake.received)),
-                 hint="compare the whole line with \"q\\n\" / \"Q\\n\" before sending it; stop there")
+                 hint=QUIT_SENT_HINT if quit_line in bytes(fake.received) else None)
         expect_client_output(lab, data, b"before\n", show(data))
 
 
