@@ -829,7 +829,7 @@ def server_valgrind_clean(lab):
                  got=proc.describe_status(status), stderr=server.err(),
                  hint=f"the signal ended the server before it could clean up: {STOP_HINT}")
         common.valgrind_clean(server, status, f"`{server.shown}` (3 clients, one dropped, one "
-                                              "left, SIGTERM with one connected)")
+                                              "left, SIGTERM with one connected)", "server")
 
 
 
@@ -1017,5 +1017,6 @@ def client_valgrind_clean(lab):
         client.stdout.wait_until(lambda d: GREETING in d, timing.seconds(10))
         client.feed(data)
         status = client.wait(timing.seconds(15))
-    common.valgrind_clean(client, status, f"`{client.shown}` with a line from the server")
+    common.valgrind_clean(client, status, f"`{client.shown}` with a line from the server",
+                          "client")
 

@@ -165,7 +165,8 @@ def hint_for(findings, role="program"):
     if any(f.kind == "leak" for f in findings):
         hints.append("free() what the client malloc()ed before it exits, getline()'s buffer too"
                      if role == "client" else
-                     "free() the buffers you malloc()ed before exiting, on every path")
+                     "free() every block you malloc()ed before exiting, on every path (each "
+                     "buffer, each record)")
     errors = [f for f in findings if f.kind == "error"]
     if any("uninitialised" in f.what and "(buf)" in f.what for f in errors):
         hints.append("bytes that were never set are sent or written: pass the count of bytes "
@@ -224,7 +225,7 @@ def _where_in(stack, sources):
     for func, place in stack:
         if place.split(":")[0] in sources:
             return f"{place} ({func})"
-    return _where(stack) or "(a place outside your sources)"
+    return _where(stack)[0] or "(a place outside your sources)"
 
 
 def _access(lines, i, sources, regex):
