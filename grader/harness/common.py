@@ -140,12 +140,17 @@ def expect_usage_errors(lab, name, arg_lists, usage):
 
 def usage_hint(name, usage, args, status, err):
     """The likely mistake behind a bad argument list ``args`` that was not refused as one."""
+    names = usage.split()
+    for value, word in zip(args, names):
+        if word == "HOST" and status != 2 and (not value or " " in value or "!" in value):
+            return (f"the host `{value}` was not refused as a usage error: a HOST that cannot be "
+                    f"resolved (getaddrinfo() or inet_pton() fails) is one too: print the usage "
+                    f"line and return 2, not 1")
     if status is not None and status != 2 and any(line.startswith(b"usage: ")
                                                   for line in err.splitlines()):
         return "the usage line was printed, but the exit status must be 2 (a usage error): return 2"
     if status == 2:
         return "exit status 2 is right: print the line `usage: ...` on stderr too"
-    names = usage.split()
     required = sum(1 for n in names if not n.startswith("["))
     if not required <= len(args) <= len(names):
         counts = f"{required}" if required == len(names) else f"{required} or {len(names)}"
@@ -153,9 +158,6 @@ def usage_hint(name, usage, args, status, err):
                 f"argument(s); any other number is a usage error (exit 2)")
     for value, word in zip(args, names):
         word = word.strip("[]")
-        if word == "HOST" and (not value or " " in value or "!" in value):
-            return (f"the host `{value}` was taken: a HOST that cannot be resolved (getaddrinfo or "
-                    f"inet_pton fails) is a usage error too: print the usage line and return 2, not 1")
         if word == "PORT" and not (value.isdigit() and len(value) <= 5 and int(value) <= 65535):
             return (f"the port `{value}` was taken: a port is 1-5 digits, 0-65535, nothing "
                     f"else; parse it with strtol and an end pointer (or a loop over the "
@@ -194,14 +196,16 @@ def flushes_stdout(lab, name, ready_line, args=(0,)):
 def stopped_serving_hint(server, port):
     """Why a server that served clients refused or dropped the next one, from what it did:
     ended, or running without listening any more; None when it still listens."""
+    status = server.poll()
+    if status is None and not net.port_is_bound(port):
+        status = server.wait(timing.seconds(1))  # not listening: maybe on its way out
+    if status is not None:  # its last words: stderr's reader may lag behind its end
+        server.stderr.wait_closed(timing.seconds(1))
     served = sum(1 for line in server.lines() if line.startswith("connection from "))
     clients = f"{served} client{'s' if served != 1 else ''}"
-    status = server.poll()
     if b"accept: Bad file descriptor" in server.err():
         return (f"accept() was given a closed socket after {clients}: close only the connection "
                 f"socket after each client; the listening socket stays open until the server ends")
-    if status is None and not net.port_is_bound(port):
-        status = server.wait(timing.seconds(1))  # not listening: maybe on its way out
     if status is not None:
         return (f"the server ended ({proc.describe_status(status)}) after {clients}, while more "
                 f"were waiting: go back to accept() after each client, and stop only after "
@@ -315,10 +319,13 @@ def expect_survives_injected_error(lab, name, calls, error, line, did, serve, hi
     # Its stderr is read by a thread of its own, which may lag behind stdout on a busy machine.
     server.stderr.wait_until(lambda data: line.encode() in data, timing.seconds(2))
     if server.poll() is not None or line.encode() not in server.err():
+        ended = server.poll() is not None
+        if ended and line.encode() in server.err() and b"Bad file descriptor" in server.err():
+            # It went on after the injected error, then failed on a socket it had closed itself.
+            hint = stopped_serving_hint(server, port) or hint
         fail(did, expected=f"`{line}` on stderr, and the server goes on",
              got=f"{proc.describe_status(server.poll())}; stderr {show(server.err())}",
-             hint=hint if server.poll() is not None else
-             "report the failed call on stderr (perror), then go on")
+             hint=hint if ended else "report the failed call on stderr (perror), then go on")
 
 
 def run_with_failing_call(lab, name, args, call, error, data=b""):
