@@ -53,7 +53,8 @@ def expect_greeting(port, did, server):
     if data != GREETING or not client.eof:
         fail(did, expected=f"{show(GREETING)} then end of file",
              got=f"{show(data)}" + ("" if client.eof else ", and no end of file within 3 s"),
-             hint=greeting_hint(data, client.eof))
+             hint=greeting_hint(data, client.eof)
+             or (common.stopped_serving_hint(server, port) if not data else None))
     return client
 
 
