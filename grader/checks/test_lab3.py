@@ -16,6 +16,8 @@ SERVER, CLIENT = "hello_server", "hello_client"
 READY_LINE = r"listening on 0\.0\.0\.0:(\d+)"
 GREETING = b"Hello, World!\n"
 CONNECTION = r"connection from (\d+\.\d+\.\d+\.\d+):(\d+)"
+#: The hint for a `connection from` line whose port is the client's byte-swapped.
+PEER_PORT_SWAPPED = "the client's port is byte-swapped: print ntohs(client_addr.sin_port)"
 #: The hint for a server that does not exit after MAX_CLIENTS clients.
 COUNT_HINT = "count the connections; after MAX_CLIENTS close the listening socket and return 0"
 
@@ -36,8 +38,8 @@ def greeting_hint(got, eof):
 
 
 def fetch(port, timeout=3):
-    """Connect, read to end of file; return (client, bytes)."""
-    client = net.TcpClient(port)
+    """Connect (from a port whose two bytes differ), read to end of file; return (client, bytes)."""
+    client = net.TcpClient.from_distinct_port(port)
     data = client.recv_until_eof(timeout)
     return client, data
 
@@ -104,7 +106,7 @@ def test_connection_line(lab):
     if ip != "127.0.0.1" or shown_port != client.local_port:
         hint = None
         if shown_port == net.swapped(client.local_port):
-            hint = "the client's port is byte-swapped: print ntohs(client_addr.sin_port)"
+            hint = PEER_PORT_SWAPPED
         elif ip == "0.0.0.0" or shown_port == port:
             hint = "print the address accept() filled in (the client's), not the server's own"
         fail(did, expected=f"connection from 127.0.0.1:{client.local_port}",
@@ -161,7 +163,8 @@ def test_backlog_queues_clients_in_order(lab):
         fail(did + ", then read its `connection from` lines",
              expected="the 5 clients' ports in the order they connected: " + ", ".join(map(str, want)),
              got=", ".join(map(str, ports)) or "no connection lines",
-             hint="serve the connections one by one in the order accept() returns them")
+             hint=PEER_PORT_SWAPPED if [net.swapped(p) for p in ports] == want else
+             "serve the connections one by one in the order accept() returns them")
 
 
 @pytest.mark.points(8)

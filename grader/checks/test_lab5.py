@@ -132,7 +132,7 @@ def start_server(lab, *args, **kw):
     missing ntohs(): such a start is done again (at most 3 times in all).
     """
     for _ in range(3):
-        server, port = lab.start_server(SERVER, 0, *args, **kw)
+        server, port = lab.start_server(SERVER, 0, *args, kind=socket.SOCK_DGRAM, **kw)
         if port >> 8 != port & 0xFF:
             break
         server.kill()
@@ -379,7 +379,7 @@ def test_flushes_stdout(lab):
 @pytest.mark.deadline(30)
 def test_server_valgrind_clean(lab):
     """under Valgrind, a server that answers two datagrams (one of 60000 bytes): no error, no leak"""
-    server, port = lab.start_server(SERVER, 0, 2, use_valgrind=True)
+    server, port = lab.start_server(SERVER, 0, 2, kind=socket.SOCK_DGRAM, use_valgrind=True)
     with net.UdpPeer() as peer:
         for data in (b"x" * 60000, b""):
             replies = receive_after(peer, port, data, timeout=10)

@@ -189,28 +189,28 @@ class Lab:
                  hint="a read() or accept() that waits forever? end the program on end of file")
         return program
 
-    def start_server(self, name, *args, ready=r"listening on 0\.0\.0\.0:(\d+)", **kw):
-        """Start a server and wait for its ready line; return (program, port)."""
+    def start_server(self, name, *args, ready=r"listening on 0\.0\.0\.0:(\d+)",
+                     kind=socket.SOCK_STREAM, **kw):
+        """Start a server (``kind``: a TCP or a UDP one) and wait for its ready line; return
+        (program, port)."""
         program = self.start(name, *args, **kw)
         port = expect_ready(program, ready, READY_VALGRIND if kw.get("use_valgrind") else READY)
-        expect_printed_port_bound(program, port)
+        expect_printed_port_bound(program, port, kind)
         return program, port
 
 
-def expect_printed_port_bound(program, port):
-    """Fail when the port a server printed is free while the same port byte-swapped is bound:
-    every check that talks to the server would otherwise fail for this one reason, each
-    in its own words."""
+def expect_printed_port_bound(program, port, kind):
+    """Fail when the port a server printed is free while the same port byte-swapped is bound
+    (both in the server's own ``kind``): every check that talks to the server would
+    otherwise fail for this one reason, each in its own words."""
     swapped = net.swapped(port)
-    kinds = (socket.SOCK_STREAM, socket.SOCK_DGRAM)
-    if port == 0 or swapped == port or any(net.port_is_bound(port, kind) for kind in kinds):
-        return  # a server holds its printed port in its own kind: never judged on others' ports
-    for kind in kinds:
-        if net.port_is_bound(swapped, kind):
-            fail(f"started `{program.shown}` and read the port of its ready line ({port})",
-                 expected=f"port {port} bound by the server",
-                 got=f"port {port} is free, and port {swapped} (the same two bytes swapped) is bound",
-                 hint=PRINTED_PORT_SWAPPED)
+    if port == 0 or swapped == port or net.port_is_bound(port, kind):
+        return  # a server holds its printed port: it is never judged on others' ports
+    if net.port_is_bound(swapped, kind):
+        fail(f"started `{program.shown}` and read the port of its ready line ({port})",
+             expected=f"port {port} bound by the server",
+             got=f"port {port} is free, and port {swapped} (the same two bytes swapped) is bound",
+             hint=PRINTED_PORT_SWAPPED)
 
 
 #: The hint for a ready line whose port is the real one byte-swapped.
