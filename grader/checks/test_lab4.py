@@ -44,9 +44,8 @@ def nul_hint(sent, got):
         return ("the echo loses bytes at a NUL byte: never use strlen() on received data, "
                 "use the n that read() returned")
     zero = sent.find(b"\0")
-    if (sent.startswith(got) and zero != -1 and b"\0" not in got
-            and zero - 16 <= len(got) <= zero + 16 and len(got) < len(sent)):
-        return ("the echo stops near the first NUL byte: never use strlen() on received "
+    if sent.startswith(got) and zero != -1 and len(got) == zero:  # cut right before it
+        return ("the echo stops at the first NUL byte: never use strlen() on received "
                 "data, use the n that read() returned")
     return None
 

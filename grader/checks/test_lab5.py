@@ -582,8 +582,8 @@ def test_client_refused_tries_count_as_unanswered(lab, early):
     hint = None
     if b"refused" in err.lower() and want not in err.splitlines():
         hint = ("ECONNREFUSED (the ICMP \"port unreachable\" of an earlier try) is not the end: "
-                "it only means this try goes unanswered; go on with the next try, and after "
-                "the third print `no reply from HOST:PORT`")
+                "it only means this try goes unanswered; go on with the next try, and give "
+                "up only after the third unanswered one")
     elif status is None:
         hint = ("an error from recv() is not a reply: poll() says the socket is readable, "
                 "recv() fails; keep waiting until the try's deadline, then try again")

@@ -298,6 +298,8 @@ def test_client_reset_while_queued(lab):
         status = server.wait(timing.seconds(2))
         if status is None:
             raise
+        if status == 0 and b"10054" not in server.err():  # a normal end, no accept error seen
+            hint = common.stopped_serving_hint(server, port) or hint
         fail(did, expected="the third client is served", got=f"the server ended: "
              f"{proc.describe_status(status)}", stderr=server.err(), hint=hint)
 

@@ -151,6 +151,10 @@ def test_100_clients_at_once(lab):
     if bad:
         first = bad[0]
         hint, shown = stuck_hint(server)
+        if hint == NO_FORK_HINT:  # seen after the crowd: no child now tells not why, only how
+            hint = ("the clients were served one at a time: after fork() the parent goes "
+                    "straight back to accept(), neither serving the client itself nor waiting "
+                    "for the child")
         hint = echoes_hint(server, bad) or hint
         if all(v.connected_at is not None for v in visits) and not any(v.error for v in bad):
             hint = hint or "every child echoes its own client until that client closes its side"
