@@ -35,6 +35,8 @@ ZOMBIE_GRACE = 0.3
 #: How many children end at once in the zombie check.
 ZOMBIE_CLIENTS = 5
 
+EINTR_HINT = ("SIGCHLD interrupts accept(), which fails with EINTR: that is no error, call "
+              "accept() again")
 NO_FORK_HINT = ("the server serves its clients itself, one at a time: fork() a child for each "
                 "client, and let the parent go straight back to accept()")
 BLOCKING_WAIT_HINT = ("the parent waits for its child (wait() or waitpid() without WNOHANG) "
@@ -326,7 +328,8 @@ def test_fork_failure_is_reported_and_server_goes_on(lab):
     common.expect_survives_injected_error(
         lab, lab.server, "clone", "EAGAIN", "fork: Resource temporarily unavailable", did, serve,
         hint="a failed fork() costs one client only: report it (perror(\"fork\")), close that "
-             "connection and go back to accept()")
+             "connection and go back to accept()",
+        ended_by={b"accept: Interrupted system call": EINTR_HINT})
 
 
 @pytest.mark.points(6)
@@ -345,8 +348,7 @@ def test_accept_interrupted_by_sigchld_is_retried(lab):
         if status is not None:
             fail(did, expected="the second client echoed",
                  got=f"the server ended ({proc.describe_status(status)})", stderr=err,
-                 hint="SIGCHLD interrupts accept(), which fails with EINTR: that is no error, call "
-                      "accept() again" if b"Interrupted system call" in err else None)
+                 hint=EINTR_HINT if b"Interrupted system call" in err else None)
         if isinstance(exc, OSError):
             fail(did, expected="the second client echoed", got=f"{type(exc).__name__}: {exc}",
                  stderr=err)

@@ -300,10 +300,13 @@ def expect_port_in_use(lab, name, hold, bind_error):
          hint=hint, stderr=None if hint else err)
 
 
-def expect_survives_injected_error(lab, name, calls, error, line, did, serve, hint):
+def expect_survives_injected_error(lab, name, calls, error, line, did, serve, hint, ended_by=None):
     """Start server ``name 0`` under strace with its first ``calls`` failing with ``error``
     (``strace -e inject``); it must print ``line`` on stderr and still serve: ``serve(port,
-    server)`` talks to it (and fails the check if it is not served)."""
+    server)`` talks to it (and fails the check if it is not served).
+
+    ``ended_by`` ({stderr line: hint}): a server that ended after reporting one of these
+    lines was ended by that failure, not by the injected one, and gets its hint."""
     log = lab.log_path("strace-inject")
     server, port = lab.start_server(name, 0, strace_log=log, strace_trace=calls,
                                     strace_inject=f"{calls}:error={error}:when=1")
@@ -313,9 +316,10 @@ def expect_survives_injected_error(lab, name, calls, error, line, did, serve, hi
         status = server.wait(timing.seconds(1))
         if status is None:
             raise
+        server.stderr.wait_closed(timing.seconds(1))
         fail(did, expected=f"`{line}` on stderr, and the server goes on",
              got=f"the server ended: {proc.describe_status(status)}", stderr=server.err(),
-             hint=hint)
+             hint=next((h for seen, h in (ended_by or {}).items() if seen in server.err()), hint))
     # Its stderr is read by a thread of its own, which may lag behind stdout on a busy machine.
     server.stderr.wait_until(lambda data: line.encode() in data, timing.seconds(2))
     if server.poll() is not None or line.encode() not in server.err():
@@ -323,6 +327,8 @@ def expect_survives_injected_error(lab, name, calls, error, line, did, serve, hi
         if ended and line.encode() in server.err() and b"Bad file descriptor" in server.err():
             # It went on after the injected error, then failed on a socket it had closed itself.
             hint = stopped_serving_hint(server, port) or hint
+        if ended:
+            hint = next((h for seen, h in (ended_by or {}).items() if seen in server.err()), hint)
         fail(did, expected=f"`{line}` on stderr, and the server goes on",
              got=f"{proc.describe_status(server.poll())}; stderr {show(server.err())}",
              hint=hint if ended else "report the failed call on stderr (perror), then go on")
