@@ -165,6 +165,8 @@ WHOLE_READ = ("several lines that came in one recv() went out as one message, on
 PIECES = ("a line reached the others in pieces, one per recv(): a recv() returns whatever has "
           "arrived, not a line; keep each client's bytes in its own buffer and relay only when "
           "the newline has come")
+LOST_START = ("lines lost their beginning: what followed a line in the same recv() was thrown "
+              "away; keep the bytes after the newline as the start of the next line")
 MIXED = ("the bytes of two clients were mixed into one line: each client needs a line buffer "
          "of its own (one shared buffer mixes their pieces)")
 
@@ -179,6 +181,7 @@ def diagnose(receiver, sent):
     names = {f"{p.name}: ".encode(): p for p in sent}
     got = receiver.lines() + ([bytes(receiver._partial)] if receiver._partial else [])
     heads = [next((n for n in names if line.startswith(n)), None) for line in got]
+    cut = False  # a whole line's end without its start: bytes after a newline thrown away
     for line, head in zip(got, heads):
         if head is None:
             if line in raw:
@@ -191,12 +194,16 @@ def diagnose(receiver, sent):
             return OWN_LINE
         if body in own[sender]:
             continue
+        if (len(body) > 3 and body.endswith(b"\n") and not any(n in body for n in names)
+                and any(x.endswith(body) for x in own[sender])):
+            cut = True
+            continue
         own_text = b"".join(sent[sender])
         if any(n in body for n in names) or body.rstrip(b"\n") in own_text:
             return PIECES
         if len(sent) > 1:
             return MIXED
-    return None
+    return LOST_START if cut else None
 
 
 HOST_TEXT = "127.0.0.1:"
@@ -594,6 +601,7 @@ def unfinished_line_is_discarded(lab):
         a, b, c = join(server, room, 3)
         a.send(b"a line\nand no newline here")
         room.wait(lambda: c.lines() or c.eof, 3)
+        early = b"and no newline" in bytes(c.received)  # relayed before A left: as it came
         a.close()
         server.wait_line(f"closed {re.escape(a.name)}", timing.seconds(3))
         line = b"after A left\n"
@@ -605,7 +613,10 @@ def unfinished_line_is_discarded(lab):
                  "newline here\", then closed; then B sent a line",
                  expected="C receives " + " then ".join(show(x) for x in want),
                  got=f"C received {show(bytes(c.received))}", stderr=server.err(),
-                 hint=("the unfinished line of a client that left was relayed: bytes after its "
+                 hint=("bytes without a newline went out as they came, while A was still "
+                       "there: relay only complete lines, and keep the rest in the client's own "
+                       "buffer" if early else
+                       "the unfinished line of a client that left was relayed: bytes after its "
                        "last newline are discarded when it leaves"
                        if any(x.startswith(f"{a.name}: and no newline".encode())
                               for x in c.lines()) else diagnose(c, {a: [b"a line\n"],
