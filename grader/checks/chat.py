@@ -194,7 +194,7 @@ def diagnose(receiver, sent):
             return OWN_LINE
         if body in own[sender]:
             continue
-        if (len(body) > 3 and body.endswith(b"\n") and not any(n in body for n in names)
+        if (body.endswith(b"\n") and not any(n in body for n in names)
                 and any(x.endswith(body) for x in own[sender])):
             cut = True
             continue
