@@ -343,7 +343,8 @@ def test_sendto_error_is_not_fatal(lab):
     common.expect_survives_injected_error(
         lab, SERVER, "sendto", "ENOBUFS", "sendto: No buffer space available", did, serve,
         hint="a sendto() that fails costs that one reply only: report it (perror(\"sendto\")) and "
-             "go on with the next datagram; only a failure of recvfrom() on the socket ends the server")
+             "go on with the next datagram; only a failure of recvfrom() on the socket ends the server",
+        kind=socket.SOCK_DGRAM)
 
 
 @pytest.mark.points(4)

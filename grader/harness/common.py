@@ -1,5 +1,6 @@
 """Checks that every lab shares: a warning-free build, Valgrind, usage errors, stdout flushing."""
 import re
+import socket
 
 from . import lab as lablib, net, proc, timing, valgrind
 from .lab import stderr_hint
@@ -300,16 +301,18 @@ def expect_port_in_use(lab, name, hold, bind_error):
          hint=hint, stderr=None if hint else err)
 
 
-def expect_survives_injected_error(lab, name, calls, error, line, did, serve, hint, ended_by=None):
+def expect_survives_injected_error(lab, name, calls, error, line, did, serve, hint, ended_by=None,
+                                   kind=socket.SOCK_STREAM):
     """Start server ``name 0`` under strace with its first ``calls`` failing with ``error``
     (``strace -e inject``); it must print ``line`` on stderr and still serve: ``serve(port,
     server)`` talks to it (and fails the check if it is not served).
 
     ``ended_by`` ({stderr line: hint}): a server that ended after reporting one of these
-    lines was ended by that failure, not by the injected one, and gets its hint."""
+    lines was ended by that failure, not by the injected one, and gets its hint.  ``kind``
+    is the server's socket type (a UDP server's printed port is judged in UDP)."""
     log = lab.log_path("strace-inject")
     server, port = lab.start_server(name, 0, strace_log=log, strace_trace=calls,
-                                    strace_inject=f"{calls}:error={error}:when=1")
+                                    strace_inject=f"{calls}:error={error}:when=1", kind=kind)
     try:
         serve(port, server)
     except (OSError, AssertionError):
