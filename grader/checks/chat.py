@@ -14,6 +14,7 @@ must reach that client.  Every wait has a deadline; a window in which something 
 not happen is closed by a later event the server handles in order (a second line),
 never by a fixed sleep.
 """
+import os
 import re
 import signal
 import socket
@@ -164,6 +165,8 @@ WHOLE_READ = ("several lines that came in one recv() went out as one message, on
 PIECES = ("a line reached the others in pieces, one per recv(): a recv() returns whatever has "
           "arrived, not a line; keep each client's bytes in its own buffer and relay only when "
           "the newline has come")
+LOST_START = ("lines lost their beginning: what followed a line in the same recv() was thrown "
+              "away; keep the bytes after the newline as the start of the next line")
 MIXED = ("the bytes of two clients were mixed into one line: each client needs a line buffer "
          "of its own (one shared buffer mixes their pieces)")
 
@@ -178,6 +181,7 @@ def diagnose(receiver, sent):
     names = {f"{p.name}: ".encode(): p for p in sent}
     got = receiver.lines() + ([bytes(receiver._partial)] if receiver._partial else [])
     heads = [next((n for n in names if line.startswith(n)), None) for line in got]
+    cut = False  # a whole line's end without its start: bytes after a newline thrown away
     for line, head in zip(got, heads):
         if head is None:
             if line in raw:
@@ -190,12 +194,16 @@ def diagnose(receiver, sent):
             return OWN_LINE
         if body in own[sender]:
             continue
+        if (body.endswith(b"\n") and not any(n in body for n in names)
+                and any(x.endswith(body) for x in own[sender])):
+            cut = True
+            continue
         own_text = b"".join(sent[sender])
         if any(n in body for n in names) or body.rstrip(b"\n") in own_text:
             return PIECES
         if len(sent) > 1:
             return MIXED
-    return None
+    return LOST_START if cut else None
 
 
 HOST_TEXT = "127.0.0.1:"
@@ -523,7 +531,8 @@ def long_line_is_dropped(lab):
         room.wait(lambda: c.eof and dropped in server.err().decode("utf-8", "replace"), 3)
         did = f"then C sent {len(too_long)} bytes without a newline"
         if dropped not in server.err().decode("utf-8", "replace") or not c.eof:
-            leaked = any(f"{c.name}: ".encode() in x for x in b.lines())
+            # What B got of C's bytes, complete lines or not: relayed before any newline came?
+            leaked = f"{c.name}: ".encode() in bytes(b.received)
             fail(did, expected=f"stderr {show(dropped)}, and C's connection closed",
                  got=("C's connection still open; " if not c.eof else "")
                  + ("B received C's bytes; " if leaked else "")
@@ -531,9 +540,11 @@ def long_line_is_dropped(lab):
                  hint=("the server said it dropped C, but C's connection stayed open: close() "
                        "the socket of a client you drop"
                        if dropped in server.err().decode("utf-8", "replace") else
+                       "C's bytes went out before any newline came: keep each client's bytes in "
+                       "a line buffer of its own, relay only complete lines, and drop a client "
+                       "whose buffer fills with 1024 bytes and no newline" if leaked else
                        "a line has at most 1024 bytes: when a client's buffer holds 1024 bytes and "
-                       "no newline, print `dropped IP:PORT: line too long` and disconnect it"
-                       + (" (never relay part of a line)" if leaked else "")))
+                       "no newline, print `dropped IP:PORT: line too long` and disconnect it"))
         late = b"still here\n"
         a.send(late)
         room.wait(lambda: len(b.lines()) >= 2, 3)
@@ -590,6 +601,7 @@ def unfinished_line_is_discarded(lab):
         a, b, c = join(server, room, 3)
         a.send(b"a line\nand no newline here")
         room.wait(lambda: c.lines() or c.eof, 3)
+        early = b"and no newline" in bytes(c.received)  # relayed before A left: as it came
         a.close()
         server.wait_line(f"closed {re.escape(a.name)}", timing.seconds(3))
         line = b"after A left\n"
@@ -601,7 +613,10 @@ def unfinished_line_is_discarded(lab):
                  "newline here\", then closed; then B sent a line",
                  expected="C receives " + " then ".join(show(x) for x in want),
                  got=f"C received {show(bytes(c.received))}", stderr=server.err(),
-                 hint=("the unfinished line of a client that left was relayed: bytes after its "
+                 hint=("bytes without a newline went out as they came, while A was still "
+                       "there: relay only complete lines, and keep the rest in the client's own "
+                       "buffer" if early else
+                       "the unfinished line of a client that left was relayed: bytes after its "
                        "last newline are discarded when it leaves"
                        if any(x.startswith(f"{a.name}: and no newline".encode())
                               for x in c.lines()) else diagnose(c, {a: [b"a line\n"],
@@ -667,10 +682,39 @@ def max_clients_then_exit(lab):
         members[2].close()
         status = server.wait(timing.seconds(3))
         if status != 0:
+            hint = None
+            if status is None:
+                hint = (SPINS_HINT if busy(server, 0.5) else
+                        "after MAX_CLIENTS connections, stop when the last client has left: "
+                        "close everything and return 0")
             fail(did + "; all three left", expected="exit status 0 within 3 s",
-                 got=proc.describe_status(status), stderr=server.err(),
-                 hint="after MAX_CLIENTS connections, stop when the last client has left: "
-                      "close everything and return 0" if status is None else None)
+                 got=proc.describe_status(status) + (" (and busy: it used the CPU while "
+                                                     "no client was left)" if hint == SPINS_HINT
+                                                     else ""),
+                 stderr=server.err(), hint=hint)
+
+
+#: The hint for a server that spins with no client left: a closed descriptor left in its set.
+SPINS_HINT = ("the server spins once its clients are gone: poll() returns at once (POLLNVAL) for a "
+              "descriptor that was closed but left in the set, so the room never looks empty; take "
+              "a client out of the set when you close its socket")
+
+
+def busy(server, seconds):
+    """True when ``server`` used more than a tenth of a core over ``seconds`` (its own CPU
+    time, /proc/PID/stat): it spins where it should wait (a waiting server uses next to
+    none, and a spinning one gets more than that even on a loaded machine)."""
+    def cpu():
+        try:
+            with open(f"/proc/{server.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return None
+    before, start = cpu(), time.monotonic()
+    time.sleep(seconds)  # a measurement over a span of time, not a synchronisation
+    after, span = cpu(), time.monotonic() - start
+    return before is not None and after is not None and (after - before) > 0.1 * span
 
 
 STOP_HINT = ("install a handler for SIGINT and SIGTERM (sigaction) that sets a flag; when the "
@@ -807,7 +851,7 @@ def vanished_client_does_not_kill_the_server(lab):
 def server_usage_errors(lab):
     """bad ports and counts are usage errors (exit 2, `usage: ` on stderr)"""
     common.expect_usage_errors(lab, lab.server, (
-        [], ["80x"], ["+80"], ["70000"], ["0", "0"], ["0", "x"], ["0", "1", "2"]))
+        [], ["80x"], ["+80"], ["70000"], ["0", "0"], ["0", "x"], ["0", "1", "2"]), "PORT [MAX_CLIENTS]")
 
 
 @deadline(30)
@@ -829,7 +873,7 @@ def server_valgrind_clean(lab):
                  got=proc.describe_status(status), stderr=server.err(),
                  hint=f"the signal ended the server before it could clean up: {STOP_HINT}")
         common.valgrind_clean(server, status, f"`{server.shown}` (3 clients, one dropped, one "
-                                              "left, SIGTERM with one connected)")
+                                              "left, SIGTERM with one connected)", "server")
 
 
 
@@ -1005,7 +1049,7 @@ def client_usage_errors(lab):
     """wrong argument counts and bad ports are usage errors (exit 2)"""
     common.expect_usage_errors(lab, lab.client, (
         [], ["127.0.0.1"], ["127.0.0.1", "80x"], ["127.0.0.1", "99999"],
-        ["127.0.0.1", "80", "extra"], ["not an address", "80"]))
+        ["127.0.0.1", "80", "extra"], ["not an address", "80"]), "HOST PORT")
 
 
 @deadline(30)
@@ -1017,5 +1061,6 @@ def client_valgrind_clean(lab):
         client.stdout.wait_until(lambda d: GREETING in d, timing.seconds(10))
         client.feed(data)
         status = client.wait(timing.seconds(15))
-    common.valgrind_clean(client, status, f"`{client.shown}` with a line from the server")
+    common.valgrind_clean(client, status, f"`{client.shown}` with a line from the server",
+                          "client")
 

@@ -16,13 +16,14 @@ import dataclasses
 import os
 import pathlib
 import signal
+import socket
 import time
 import traceback
 
 import pytest
 
 from harness import proc, results, sandbox, timing
-from harness.lab import Lab, stderr_hint
+from harness.lab import PLACEHOLDER, Lab, is_placeholder, placeholder_hint, stderr_hint
 from harness.registry import LABS, number_in
 from harness.report import CheckFailed, render_checklist
 from harness.results import FAILED, PASSED, SKIPPED, CheckResult, LabResult
@@ -73,6 +74,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "instructor_only: a hidden check, left out of the "
                                        "student distribution")
     config.stash[STATE] = State()
+    timing.measured()  # the machine's speed, measured once at the start: every deadline scales
 
 
 def lab_number(item):
@@ -211,18 +213,73 @@ def _budget_exceeded(budget):
     return not_run
 
 
+def _placeholder_evidence(err=None):
+    """(stderr, hint) of the program of the running check whose stderr (``err``, when
+    given) shows a skeleton placeholder still in place, or (None, None).  The hint names
+    the program's source file: the server and the client each have their TODOs."""
+    for program in proc.started():
+        seen = program.err().decode("utf-8", "replace")
+        if is_placeholder(seen) and (err is None or err.strip() in seen):
+            return seen, placeholder_hint(seen, program.source)
+    return None, None
+
+
+def _output_flood():
+    """The failure of a check whose program wrote more than proc.OUTPUT_CAP bytes to one of
+    its streams (it was killed there), or None.  Counted, not timed: it fails the same way
+    on a quiet and on a busy machine, whatever the check made of the killed program."""
+    for program in proc.started():
+        stream = program.overflowed()
+        if stream:
+            return CheckFailed(
+                f"ran `{program.shown}`",
+                expected=f"a bounded output (at most {proc.OUTPUT_CAP >> 20} MiB on {stream})",
+                got=f"more than {proc.OUTPUT_CAP >> 20} MiB on {stream}, so it was killed there "
+                    f"(output is capped, as Autolab caps it)",
+                hint=f"a loop that writes to {stream} without end: check the loop's exit "
+                     f"condition (end of file, a count) and every write's return value").render()
+    return None
+
+
+def _network_error(exc):
+    """The failure of a check that a network error stopped: what the error says, and what
+    the programs of the check did (exited, or running without listening)."""
+    programs = proc.started()
+    states = "; ".join(f"`{p.shown}`: {proc.describe_status(p.poll())}" for p in programs)
+    if isinstance(exc, ConnectionRefusedError):
+        hint = ("the connection was refused: nothing listened on the port any more (the server "
+                "had ended, or had closed its listening socket)")
+    elif isinstance(exc, ConnectionResetError):
+        hint = ("the program reset the connection: it closed the socket with bytes still unread, "
+                "or ended, in the middle of the exchange")
+    elif isinstance(exc, (TimeoutError, socket.timeout)):
+        hint = "the program stopped answering: nothing came within the deadline"
+    else:
+        hint = None
+    return CheckFailed("talked to the program over the network",
+                       got=f"{type(exc).__name__}: {exc}" + (f"\n{states}" if states else ""),
+                       hint=hint)
+
+
 def _explain(excinfo):
-    """The report text of a failure, never a traceback for a student's bug."""
+    """The report text of a failure, never a traceback for a student's bug.
+
+    The hint follows the evidence: a skeleton's placeholder on a program's stderr wins over
+    whatever the check guessed, since nothing else can be judged while it is in place.
+    """
     exc = excinfo.value
+    if isinstance(exc, (ConnectionError, TimeoutError, OSError)) and not isinstance(exc, CheckFailed):
+        exc = _network_error(exc)
     if isinstance(exc, CheckFailed):
         err = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else exc.stderr
-        if exc.hint is None and err:
+        seen, hint = _placeholder_evidence(err if err and is_placeholder(err) else None)
+        if hint:
+            exc.hint, exc.stderr = hint, seen
+        elif err and is_placeholder(err) and PLACEHOLDER not in (exc.hint or ""):
+            exc.hint = placeholder_hint(err)  # a program started ahead of the check (lab 5)
+        elif exc.hint is None and err:
             exc.hint = stderr_hint(err)
         return exc.render(), isinstance(exc, CheckTimeout)
-    if isinstance(exc, (ConnectionError, TimeoutError, OSError)):
-        return (f"  did:      talked to the program over the network\n"
-                f"  got:      {type(exc).__name__}: {exc}\n"
-                f"  hint:     the program closed or reset the connection, or stopped answering"), False
     tb = "".join(traceback.format_exception(excinfo.type, exc, excinfo.tb, limit=-3))
     return ("  internal error of the grader (not your mistake; please report it):\n"
             + "\n".join("    " + line for line in tb.splitlines())), False
@@ -245,6 +302,10 @@ def pytest_runtest_makereport(item, call):
             name, check_title(item), points, points,
             instructor_only=item.get_closest_marker("instructor_only") is not None)
     entry.duration += report.duration
+    flood = _output_flood() if call.when == "call" else None
+    if flood and entry.status != SKIPPED:
+        entry.status, entry.score, entry.output = FAILED, 0.0, flood
+        return
     if report.failed or report.skipped and call.when != "teardown":
         if entry.status == PASSED:
             entry.status = FAILED
@@ -286,20 +347,28 @@ def pytest_runtest_protocol(item, nextitem):
         write_results(item.config)
 
 
+def _shown_path(path):
+    """``path`` as a student types it: relative to the current folder when inside it."""
+    path = pathlib.Path(path)
+    return os.path.relpath(path, pathlib.Path.cwd()) if path.is_relative_to(pathlib.Path.cwd()) else str(path)
+
+
 def lab_results(config, number):
     """Lab ``number``'s :class:`LabResult` so far."""
     session = state(config)
     src, _out = _paths(config, number)
     lab = session.labs.get(number)
-    cwd = pathlib.Path.cwd()
-    return LabResult(number, LABS[number].title,
-                     os.path.relpath(src, cwd) if src.is_relative_to(cwd) else str(src),
+    return LabResult(number, LABS[number].title, _shown_path(src),
                      lab.built.output if lab else "",
                      list(session.results.get(number, {}).values()),
                      number in session.complete,
                      # programs whose source is there but did not compile: the compiler's words
                      compile_errors={name: text for name, (status, text) in lab.built.outputs.items()
-                                     if status not in (0, None)} if lab else {})
+                                     if status not in (0, None)} if lab else {},
+                     build=_shown_path(lab.out) if lab else "",
+                     programs=[name + (".exe" if lab.windows else "") for name in lab.programs]
+                     if lab else [],
+                     time_scale=round(timing.scale(), 1))
 
 
 def pytest_report_teststatus(report, config):

@@ -21,8 +21,12 @@ def run_and_expect(lab, args, line, kind):
     if b"fd=" in out and b"fd=3 " not in out:
         hint = "the first free descriptor is 3 (0-2 are stdin, stdout, stderr): print what socket() returned"
     elif out.startswith(line.split(b":")[0]) and b"type=" in out and out != line:
-        hint = (f"the type must be read back with getsockopt(SO_TYPE) and printed as "
-                f"{line.split(b'type=')[1].strip().decode()}")
+        want = line.split(b"type=")[1].strip().decode()
+        printed = out.split(b"type=")[1].strip().decode("utf-8", "replace")
+        if printed in ("SOCK_STREAM", "SOCK_DGRAM"):  # read back right: the socket is wrong
+            hint = f"the socket really is a {printed} socket: map the argument {kind} to {want}"
+        else:
+            hint = (f"the type must be read back with getsockopt(SO_TYPE) and printed as {want}")
     elif status not in (0, None) and b"usage" in program.err():
         hint = f"`{shown}` is a valid command line: {kind} is " + \
                ("the default when no argument is given" if not args else "an accepted argument")
@@ -87,7 +91,8 @@ def test_calls_socket_and_getsockopt(lab):
 @pytest.mark.points(10)
 def test_usage_errors(lab):
     """a wrong argument, or too many, is a usage error (exit 2, `usage: ` on stderr)"""
-    common.expect_usage_errors(lab, PROGRAM, (["tpc"], ["TCP"], ["tcp", "udp"], [""]))
+    common.expect_usage_errors(lab, PROGRAM, (["tpc"], ["TCP"], ["tcp", "udp"], [""]),
+                               "[tcp|udp]")
 
 
 @pytest.mark.points(10)
@@ -98,7 +103,9 @@ def test_socket_failure_reported(lab):
     did = "ran `socket_create tcp` with socket() made to fail with EMFILE (strace -e inject)"
     if b"socket: Too many open files" not in err.splitlines():
         hint = "after a failed call, perror(\"socket\") prints `socket: <the reason>`"
-        if b"created" in program.out():
+        if status == 2 and b"usage" in err:
+            hint = "`socket_create tcp` is a valid command line: tcp is an accepted argument"
+        elif b"created" in program.out():
             hint = "socket() returned -1 and the program went on: check its return value"
         fail(did, expected="a stderr line `socket: Too many open files`", got=show(err),
              note=f"stdout: {show(program.out())}", hint=hint)

@@ -17,7 +17,7 @@ import pytest
 
 from harness import common, net, proc, timing
 from harness.early import EarlyRun
-from harness.lab import placeholder_hint
+from harness.lab import PRINTED_PORT_SWAPPED, placeholder_hint
 from harness.report import fail, first_difference, lost_at_nul, show
 
 pytestmark = pytest.mark.lab5
@@ -69,6 +69,43 @@ def conversion_hint(sent, got):
     return "turn each byte 'a'..'z' into 'A'..'Z' (b - 'a' + 'A'); leave every other byte as it is"
 
 
+def datagram_hint(sent, got):
+    """The likely mistake when the datagrams ``sent`` were answered by the list ``got``:
+    pieces (more datagrams than sent), truncation (as many, one cut to a buffer's size),
+    or the conversion of one of them."""
+    if len(got) > len(sent) and sum(map(len, got)) == sum(map(len, sent)):
+        return ("one datagram in, one datagram out: answer each with ONE sendto() of all its n "
+                "bytes (every sendto() is a datagram of its own: no loop of pieces)")
+    if len(got) == len(sent):
+        for data, reply in zip(sent, got):
+            if reply == upper(data):
+                continue
+            cut_at_nul = 0 in data and len(reply) == data.index(0)
+            if len(reply) < len(data) and not cut_at_nul and not lost_at_nul(upper(data), reply):
+                return (f"the reply was cut to {len(reply)} bytes: recvfrom() silently truncates a "
+                        f"datagram longer than its buffer (a {len(reply)}-byte buffer?): the "
+                        f"buffer must hold 65507 bytes (malloc 65535)")
+            return conversion_hint(data, reply)
+    if not got:
+        return conversion_hint(sent[0], None)
+    return None
+
+
+def replies_shown(replies, seconds):
+    """The replies to one datagram in words: their number and sizes."""
+    if not replies:
+        return f"no reply within {seconds:g} s"
+    sizes = ", ".join(str(len(r)) for r in replies[:8]) + (", ..." if len(replies) > 8 else "")
+    return (f"{len(replies[0])} bytes" if len(replies) == 1 else
+            f"{len(replies)} datagrams of {sizes} bytes")
+
+
+def receive_after(peer, port, data, timeout=REPLY):
+    """Send ``data`` from ``peer`` to the server at ``port``; return every reply (a list)."""
+    peer.send(port, data)
+    return receive(peer, 1, timeout)
+
+
 def ask(peer, port, data, timeout=REPLY):
     """Send ``data`` from ``peer`` to the server at ``port``; return the reply (None: none)."""
     peer.send(port, data)
@@ -95,7 +132,7 @@ def start_server(lab, *args, **kw):
     missing ntohs(): such a start is done again (at most 3 times in all).
     """
     for _ in range(3):
-        server, port = lab.start_server(SERVER, 0, *args, **kw)
+        server, port = lab.start_server(SERVER, 0, *args, kind=socket.SOCK_DGRAM, **kw)
         if port >> 8 != port & 0xFF:
             break
         server.kill()
@@ -145,8 +182,7 @@ def test_server_ready_line(lab):
         if got is None:
             fail(f"started `{server.shown}`, then sent \"ping\" to the port it printed ({port})",
                  expected="a reply (\"PING\") within 2 s", got="no reply", stderr=server.err(),
-                 hint="print ntohs() of the port getsockname() reports"
-                 if swapped_port_is_bound(port) else
+                 hint=PRINTED_PORT_SWAPPED if swapped_port_is_bound(port) else
                  "print the port getsockname() reports (after bind), and answer each datagram")
 
 
@@ -203,17 +239,14 @@ def test_largest_datagram(lab):
     server, port = start_server(lab)
     data = bytes((n * 7 + 3) % 256 for n in range(LARGEST))
     with net.UdpPeer() as peer:
-        got = ask(peer, port, data)
+        replies = receive_after(peer, port, data)
+        got = replies[0] if replies else None
         want = upper(data)
         if got != want:
-            hint = conversion_hint(data, got)
-            if got is not None and len(got) < len(data):
-                hint = (f"the reply was cut to {len(got)} bytes: recvfrom() silently truncates a "
-                        "datagram longer than its buffer (a 2048-byte buffer?): the buffer must "
-                        "hold 65507 bytes (malloc 65535)")
+            hint = datagram_hint([data], replies)
             fail(f"sent one datagram of {LARGEST} bytes to `{server.shown}`",
                  expected=f"one datagram of {LARGEST} bytes back, upper-cased",
-                 got="no reply within 2 s" if got is None else f"{len(got)} bytes",
+                 got=replies_shown(replies, 2),
                  note=first_difference(want, got) if got is not None else None,
                  stderr=server.err(), hint=hint)
 
@@ -234,8 +267,19 @@ def test_two_clients_interleaved(lab):
              got=f"A got {', '.join(map(show, got_a)) or 'nothing'}; "
                  f"B got {', '.join(map(show, got_b)) or 'nothing'}",
              stderr=server.err(),
-             hint="the reply went to the wrong address: answer each datagram with sendto() to "
-                  "the address recvfrom() filled in for THAT datagram (never a saved one)")
+             hint=two_clients_hint([d for p, d in order if p is a], got_a,
+                                   [d for p, d in order if p is b], got_b))
+
+
+def two_clients_hint(sent_a, got_a, sent_b, got_b):
+    """Replies to the wrong client, or (each got as many replies as it sent, none of the
+    other's) the replies' own mistake."""
+    want_a, want_b = [upper(d) for d in sent_a], [upper(d) for d in sent_b]
+    crossed = any(r in want_b for r in got_a) or any(r in want_a for r in got_b)
+    if crossed or len(got_a) != len(sent_a) or len(got_b) != len(sent_b):
+        return ("the reply went to the wrong address: answer each datagram with sendto() to "
+                "the address recvfrom() filled in for THAT datagram (never a saved one)")
+    return datagram_hint(sent_a, got_a) or datagram_hint(sent_b, got_b)
 
 
 @pytest.mark.points(5)
@@ -253,9 +297,7 @@ def test_datagram_boundaries(lab):
              f"to `{server.shown}`",
              expected=f"3 datagrams of {', '.join(str(len(d)) for d in want)} bytes, in that order",
              got=f"{len(got)} datagrams of {', '.join(str(len(d)) for d in got) or 'no'} bytes",
-             stderr=server.err(),
-             hint="one datagram in, one datagram out: answer each with ONE sendto() of all its n "
-                  "bytes (every sendto() is a datagram of its own: no loop of pieces)")
+             stderr=server.err(), hint=datagram_hint(sent, got))
 
 
 @pytest.mark.points(4)
@@ -301,7 +343,8 @@ def test_sendto_error_is_not_fatal(lab):
     common.expect_survives_injected_error(
         lab, SERVER, "sendto", "ENOBUFS", "sendto: No buffer space available", did, serve,
         hint="a sendto() that fails costs that one reply only: report it (perror(\"sendto\")) and "
-             "go on with the next datagram; only a failure of recvfrom() on the socket ends the server")
+             "go on with the next datagram; only a failure of recvfrom() on the socket ends the server",
+        kind=socket.SOCK_DGRAM)
 
 
 @pytest.mark.points(4)
@@ -323,7 +366,7 @@ def test_stops_on_sigint(lab):
 def test_server_usage_errors(lab):
     """bad ports and counts are usage errors (exit 2, `usage: ` on stderr)"""
     common.expect_usage_errors(lab, SERVER, (
-        [], ["80x"], ["+80"], ["70000"], ["0", "0"], ["0", "x"], ["0", "1", "2"]))
+        [], ["80x"], ["+80"], ["70000"], ["0", "0"], ["0", "x"], ["0", "1", "2"]), "PORT [MAX_DATAGRAMS]")
 
 
 @pytest.mark.points(3)
@@ -337,17 +380,16 @@ def test_flushes_stdout(lab):
 @pytest.mark.deadline(30)
 def test_server_valgrind_clean(lab):
     """under Valgrind, a server that answers two datagrams (one of 60000 bytes): no error, no leak"""
-    server, port = lab.start_server(SERVER, 0, 2, use_valgrind=True)
+    server, port = lab.start_server(SERVER, 0, 2, kind=socket.SOCK_DGRAM, use_valgrind=True)
     with net.UdpPeer() as peer:
         for data in (b"x" * 60000, b""):
-            got = ask(peer, port, data, timeout=10)
-            if got != upper(data):
+            replies = receive_after(peer, port, data, timeout=10)
+            if replies != [upper(data)]:
                 fail(f"sent {len(data)} bytes to `{server.shown}` under Valgrind",
                      expected=f"{len(data)} bytes back", stderr=server.err(),
-                     got="no reply within 10 s" if got is None else f"{len(got)} bytes",
-                     hint=conversion_hint(data, got))
+                     got=replies_shown(replies, 10), hint=datagram_hint([data], replies))
     status = server.wait(timing.seconds(15))
-    common.valgrind_clean(server, status, f"`udp_upper_server {port} 2` (two datagrams)")
+    common.valgrind_clean(server, status, f"`udp_upper_server {port} 2` (two datagrams)", "udp server")
 
 
 # -- the client ----------------------------------------------------------------------------
@@ -416,12 +458,16 @@ def shown_list(datagrams):
 def placeholder(client, hint):
     """The skeleton's placeholder hint when a call still fails with ENOSYS, else ``hint``."""
     err = client.err()
-    return placeholder_hint(err) if b"Function not implemented" in err else hint
+    return placeholder_hint(err, client.source) if b"Function not implemented" in err else hint
+
+
+#: The hint for a client that sends each line with its newline.
+NEWLINE_HINT = "send each line WITHOUT its newline (getline() keeps it: drop the last byte)"
 
 
 def client_output_hint(want, out, sent, expected_sent):
     if sent != expected_sent and any(d.endswith(b"\n") for d in sent):
-        return "send each line WITHOUT its newline (getline() keeps it: drop the last byte)"
+        return NEWLINE_HINT
     if lost_at_nul(want, out):
         return ("the output stops at a NUL byte: print the reply with fwrite() and its length "
                 "(never printf(\"%s\") or strlen)")
@@ -466,8 +512,9 @@ def test_client_quits_on_q(lab):
                  expected='the server gets only "before"; stdout "BEFORE\\n"; exit status 0',
                  got=f"the server got {shown_list(fake.received)}; stdout "
                      f"{show(client.out())}; {proc.describe_status(status)}", stderr=client.err(),
-                 hint=placeholder(client, "a line that is exactly `q` or `Q` (newline removed) "
-                                          "ends the session: stop before sending it, exit 0"))
+                 hint=placeholder(client, NEWLINE_HINT if fake.received[:1] == [b"before\n"] else
+                                  "a line that is exactly `q` or `Q` (newline removed) "
+                                  "ends the session: stop before sending it, exit 0"))
 
 
 def answer_second_try(fake, data, addr):
@@ -477,7 +524,7 @@ def answer_second_try(fake, data, addr):
 
 @pytest.mark.points(4)
 def test_client_retries(lab, early):
-    """when the first datagram is lost (no reply), the client sends it again and prints the reply"""
+    """when the first datagram is lost (no reply), the client sends it again and prints the reply (timed: the contract's 1 s per try)"""
     with early_run(lab, early, "test_client_retries") as run:
         client, status, elapsed = run.result()
     fake = run.peer  # closed: all it received is in fake.received
@@ -489,9 +536,11 @@ def test_client_retries(lab, early):
              got=f"the server got {len(fake.received)} datagram(s): {shown_list(fake.received)}; "
                  f"stdout {show(out)}; {proc.describe_status(status)} after {elapsed:.1f} s",
              stderr=client.err(),
-             hint=placeholder(client, "UDP loses datagrams: when no reply came within the "
-                                      "try's second, send the same datagram again (3 tries in "
-                                      "all) before giving up"
+             hint=placeholder(client, NO_TIME_LIMIT_HINT if status is None else
+                              NEWLINE_HINT if fake.received[:1] == [b"again\n"] else
+                              "UDP loses datagrams: when no reply came within the "
+                              "try's second, send the same datagram again (3 tries in "
+                              "all) before giving up"
                               if len(fake.received) < 2 else
                               "print the reply to the second try (and send nothing more once "
                               "a reply came)"))
@@ -499,7 +548,7 @@ def test_client_retries(lab, early):
 
 @pytest.mark.points(4)
 def test_client_gives_up(lab, early):
-    """with nobody answering: 3 tries of about 1 s, then `no reply from HOST:PORT` and exit 1"""
+    """with nobody answering: 3 tries of about 1 s, then `no reply from HOST:PORT` and exit 1 (timed: the contract's own timing, 1.5 to 4.5 s times the machine's measured slowness)"""
     with early_run(lab, early, "test_client_gives_up") as run:
         client, status, elapsed = run.result()
         silent = run.peer  # a bound socket that never answers
@@ -511,8 +560,7 @@ def test_client_gives_up(lab, early):
         fail(did, expected=f"`{want.decode()}` on stderr and exit status 1 within about 4 s",
              got=f"still running after {elapsed:.1f} s, so it was killed ({len(tries)} "
                  "datagram(s) sent)", stderr=client.err(),
-             hint="the client has no time limit and would hang for ever: wait at most 1 s per "
-                  "try (poll() with a timeout, or SO_RCVTIMEO), 3 tries, then give up")
+             hint=NO_TIME_LIMIT_HINT)
     if want not in client.err().splitlines() or status != 1 or tries != [b"hello"] * 3 \
             or not 1.5 <= elapsed <= timing.seconds(4.5):
         fail(did, expected=f"3 datagrams \"hello\", then `{want.decode()}` on stderr and exit "
@@ -535,8 +583,8 @@ def test_client_refused_tries_count_as_unanswered(lab, early):
     hint = None
     if b"refused" in err.lower() and want not in err.splitlines():
         hint = ("ECONNREFUSED (the ICMP \"port unreachable\" of an earlier try) is not the end: "
-                "it only means this try goes unanswered; go on with the next try, and after "
-                "the third print `no reply from HOST:PORT`")
+                "it only means this try goes unanswered; go on with the next try, and give "
+                "up only after the third unanswered one")
     elif status is None:
         hint = ("an error from recv() is not a reply: poll() says the socket is readable, "
                 "recv() fails; keep waiting until the try's deadline, then try again")
@@ -547,7 +595,14 @@ def test_client_refused_tries_count_as_unanswered(lab, early):
          hint=placeholder(client, hint))
 
 
+#: The hint for a client that waits for a reply with no time limit.
+NO_TIME_LIMIT_HINT = ("the client has no time limit and would hang for ever: wait at most 1 s per "
+                      "try (poll() with a timeout, or SO_RCVTIMEO), 3 tries, then give up")
+
+
 def give_up_hint(tries, elapsed):
+    if tries[:1] == [b"hello\n"]:
+        return NEWLINE_HINT
     if len(tries) != 3:
         return (f"the datagram went out {len(tries)} time(s): send it 3 times in all (one "
                 "try, then 2 more), each try waiting 0.5 to 1 s for the reply")
@@ -607,7 +662,7 @@ def test_client_usage_errors(lab):
     """wrong argument counts, bad ports and a host that cannot be resolved are usage errors (exit 2)"""
     common.expect_usage_errors(lab, CLIENT, (
         [], ["127.0.0.1"], ["127.0.0.1", "80x"], ["127.0.0.1", "99999"],
-        ["127.0.0.1", "80", "extra"], ["bad host!", "80"]))
+        ["127.0.0.1", "80", "extra"], ["bad host!", "80"]), "HOST PORT")
 
 
 @pytest.mark.points(4)
@@ -618,7 +673,7 @@ def test_client_valgrind_clean(lab, early):
     with early_run(lab, early, "test_client_valgrind_clean") as run:  # at most 20 s
         client, status, _ = run.result()
     fake = run.peer
-    common.valgrind_clean(client, status, f"`udp_upper_client 127.0.0.1 {fake.port}` with a 50 KB line")
+    common.valgrind_clean(client, status, f"`udp_upper_client 127.0.0.1 {fake.port}` with a 50 KB line", "client")
     want = b"".join(upper(line) + b"\n" for line in lines)
     if client.out() != want:
         fail("ran the client under Valgrind", expected=f"stdout the {len(want)} upper-cased bytes",

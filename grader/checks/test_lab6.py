@@ -36,6 +36,7 @@ import pytest
 
 import test_lab4 as lab4
 from harness import common, net, proc, timing
+from harness.lab import stderr_hint
 from harness.report import CheckFailed, fail, first_difference, show
 
 pytestmark = pytest.mark.lab6
@@ -171,8 +172,10 @@ def traced(program, exe):
     return calls
 
 
-def expect_lifecycle(program, status, what):
-    """WSAStartup before any socket call, WSACleanup after the last one, exit as the contract says."""
+def expect_lifecycle(program, status, what, failed_run=False):
+    """WSAStartup before any socket call, WSACleanup after the last one, exit as the contract says.
+
+    ``failed_run``: the run is one where a call fails (a way out in the middle)."""
     calls = traced(program, program.shown.split()[0] + ".exe")
     sockets = [i for i, c in enumerate(calls) if c in SOCKET_CALLS]
     did = f"ran {what}, with Wine tracing its Winsock calls (WINEDEBUG=+pid,trace+winsock)"
@@ -183,10 +186,15 @@ def expect_lifecycle(program, status, what):
                   "or any other Winsock call (they fail with error 10093, WSANOTINITIALISED)")
     cleanups = [i for i, c in enumerate(calls) if c == "WSACleanup"]
     if not cleanups or (sockets and cleanups[-1] < sockets[-1]):
+        if status is None:  # still running: its end, WSACleanup or not, is yet to come
+            hint = lab4.COUNT_HINT if "server" in program.shown else None
+        elif failed_run:
+            hint = ("pair every successful WSAStartup with a WSACleanup on every way out of "
+                    "main(): after a failure too, not only at the end of a good run")
+        else:
+            hint = "call WSACleanup() before main() returns: it is missing even after a good run"
         fail(did, expected="WSACleanup after the last socket call, before the program ends",
-             got=shown + f"; {proc.describe_status(status)}",
-             hint="pair every successful WSAStartup with a WSACleanup on every way out of "
-                  "main(): after a failure too, not only at the end of a good run")
+             got=shown + f"; {proc.describe_status(status)}", hint=hint)
 
 
 @pytest.mark.points(6)
@@ -201,13 +209,13 @@ def test_winsock_started_first_and_cleaned_up(lab):
     with net.FakeTcpServer(hang_up) as held:
         server = lab.start(lab.server, held.port, wine_trace=True)
         status = server.wait(timing.seconds(5))
-        expect_lifecycle(server, status, f"`{server.shown}` on a port already in use")
+        expect_lifecycle(server, status, f"`{server.shown}` on a port already in use", True)
     # The client: a good run, then one whose connect() is refused.
     with net.FakeTcpServer(lab4.echo_back) as fake:
         client = lab.run(lab.client, "127.0.0.1", fake.port, data=b"hello\n", wine_trace=True)
     expect_lifecycle(client, client.poll(), f"`{client.shown}` with one line")
     client = lab.run(lab.client, "127.0.0.1", net.free_port(), data=b"hello\n", wine_trace=True)
-    expect_lifecycle(client, client.poll(), f"`{client.shown}` where nothing listens")
+    expect_lifecycle(client, client.poll(), f"`{client.shown}` where nothing listens", True)
 
 
 def hang_up(_conn, _server):
@@ -221,7 +229,9 @@ def expect_error_line(program, status, call, codes, what):
     if status != 1 or not any(line in wanted for line in lines):
         hint = ("report a failed Winsock call with its name and WSAGetLastError(): "
                 f"fprintf(stderr, \"%s failed: error %d\\n\", \"{call}\", WSAGetLastError())")
-        if any(re.search(rb"error (0|-1)\b", line) for line in lines) or b"No error" in err:
+        if stderr_hint(err):  # what stderr shows first (no WSAStartup, a placeholder)
+            hint = stderr_hint(err)
+        elif any(re.search(rb"error (0|-1)\b", line) for line in lines) or b"No error" in err:
             hint = ("the error number is not Winsock's: errno and perror() are not set by Winsock "
                     "calls; use WSAGetLastError()")
         fail(what, expected=f"stderr `{wanted[0].decode()}`"
@@ -288,6 +298,8 @@ def test_client_reset_while_queued(lab):
         status = server.wait(timing.seconds(2))
         if status is None:
             raise
+        if status == 0 and b"10054" not in server.err():  # a normal end, no accept error seen
+            hint = common.stopped_serving_hint(server, port) or hint
         fail(did, expected="the third client is served", got=f"the server ended: "
              f"{proc.describe_status(status)}", stderr=server.err(), hint=hint)
 

@@ -1,4 +1,7 @@
 """Checks that every lab shares: a warning-free build, Valgrind, usage errors, stdout flushing."""
+import re
+import socket
+
 from . import lab as lablib, net, proc, timing, valgrind
 from .lab import stderr_hint
 from .report import CheckFailed, fail, show
@@ -24,34 +27,57 @@ def no_warnings(lab, names):
              hint=warning_hint(lab, text))
 
 
+#: What each kind of warning (gcc's -W flag in its message) most likely means.
+WARNING_HINTS = [
+    ("-Wsign-compare", "a signed/unsigned comparison: compare a size_t with a size_t (cast a "
+                       "ssize_t to size_t once you know it is not negative)"),
+    ("-Wunused-function", "a function is defined but never called: call it where it is needed "
+                          "(is a helper bypassed?) or remove it"),
+    ("-Wunused-variable", "a variable is declared but never used: remove it, or use it where "
+                          "it was meant to be used"),
+    ("-Wunused-but-set-variable", "a variable is set but never read: remove it, or use it"),
+    ("-Wformat", "a printf format does not match its argument: %d for int, %ld for long, "
+                 "%zu for size_t, %s for a string"),
+    ("-Wimplicit-function-declaration", "a function is called without its header: add the "
+                                        "#include its man page names"),
+]
+
+
 def warning_hint(lab, text):
-    """The hint for compiler warnings ``text``: the likely mistake where one is plain."""
+    """The hint for compiler warnings ``text``: the mistake each kind of warning points to."""
     if lab.windows and ("unsigned expression" in text or "always false" in text
                         or "always true" in text):
         return ("a SOCKET is unsigned and never negative, so `s < 0` or `s == -1` can never "
                 "catch a failure: compare a SOCKET with INVALID_SOCKET, and the results of "
                 "bind(), listen(), send() and recv() with SOCKET_ERROR")
-    return ("read each warning: most point at a real bug (a signed/unsigned comparison, an "
-            "unused result, a missing header). Fix them all.")
+    hints = [hint for flag, hint in WARNING_HINTS if re.search(re.escape(flag) + r"[\]=]", text)]
+    return "; ".join(hints) or ("read each warning: most point at a real bug (an unused result, "
+                                "a missing header, a wrong type). Fix them all.")
 
 
-def valgrind_clean(program, status, what):
-    """Fail when Valgrind reported an error, a leak, or a descriptor left open."""
+def valgrind_clean(program, status, what, role="program"):
+    """Fail when Valgrind reported an error, a leak, or a descriptor left open.
+
+    ``role`` (``server``, ``udp server``, ``client``, ``program``) words the hint for what
+    the program is (see :func:`harness.valgrind.hint_for`).
+    """
     log = program.valgrind_log()
-    findings = valgrind.parse(log)
+    findings = valgrind.parse(log, sources={program.source} if program.source else ())
     if findings:
         shown = [str(f) for f in findings[:8]]
         if len(findings) > 8:
             shown.append(f"... and {len(findings) - 8} more")
         fail(f"ran {what} under Valgrind (`valgrind --leak-check=full --track-fds=yes`)",
              expected="no memory error, no leak, no descriptor other than 0-2 open at exit",
-             got="\n".join(shown), hint=valgrind.hint_for(findings), stderr=program.err())
+             got="\n".join(shown), hint=valgrind.hint_for(findings, role),
+             stderr=program.err())
     if status is None:
         fail(f"ran {what} under Valgrind", expected="it exits",
-             got="it was still running", stderr=program.err())
+             got="it was still running", stderr=program.err(), hint=lablib.program_hint(program))
     if status != 0:
         fail(f"ran {what} under Valgrind", expected="exit status 0",
-             got=proc.describe_status(status), stderr=program.err())
+             got=proc.describe_status(status), stderr=program.err(),
+             hint=lablib.program_hint(program))
 
 
 def helgrind_clean(program, what, sources, status=None):
@@ -71,8 +97,12 @@ def helgrind_clean(program, what, sources, status=None):
              got=proc.describe_status(status), stderr=program.err())
 
 
-def expect_usage_errors(lab, name, arg_lists):
+def expect_usage_errors(lab, name, arg_lists, usage):
     """Each ``name args`` of ``arg_lists`` must exit 2 with a `usage: ` line on stderr.
+
+    ``usage`` is the program's argument list as the contract writes it (``"PORT
+    [MAX_CLIENTS]"``): the hint of a failure names what was wrong with the argument
+    list the program took (their count, a port, a count, a type word).
 
     Windows programs are all started first, then judged in order: their start-up times
     overlap (one takes about 0.1 s to start under Wine).  Others run one at a time, each
@@ -106,9 +136,44 @@ def expect_usage_errors(lab, name, arg_lists):
                  expected="exit status 2 and a line starting `usage: ` on stderr",
                  got=(f"{proc.describe_status(status)}; stderr {show(err)}" if status is not None
                       else "it started and was still running after 2 s (the arguments were taken)"),
-                 hint="check argc and each argument (a port is 1-5 digits, 0-65535, nothing else: "
-                      "strtol with an end pointer, or a loop over the digits), print the usage line "
-                      "on stderr and return 2")
+                 hint=usage_hint(name, usage, args, status, err))
+
+
+def usage_hint(name, usage, args, status, err):
+    """The likely mistake behind a bad argument list ``args`` that was not refused as one."""
+    names = usage.split()
+    for value, word in zip(args, names):
+        if word == "HOST" and status != 2 and (not value or " " in value or "!" in value):
+            return (f"the host `{value}` was not refused as a usage error: a HOST that cannot be "
+                    f"resolved (getaddrinfo() or inet_pton() fails) is one too: print the usage "
+                    f"line and return 2, not 1")
+    if status is not None and status != 2 and any(line.startswith(b"usage: ")
+                                                  for line in err.splitlines()):
+        return "the usage line was printed, but the exit status must be 2 (a usage error): return 2"
+    if status == 2:
+        return "exit status 2 is right: print the line `usage: ...` on stderr too"
+    required = sum(1 for n in names if not n.startswith("["))
+    if not required <= len(args) <= len(names):
+        counts = f"{required}" if required == len(names) else f"{required} or {len(names)}"
+        return (f"check argc before anything else: `{name} {usage}` takes {counts} "
+                f"argument(s); any other number is a usage error (exit 2)")
+    for value, word in zip(args, names):
+        word = word.strip("[]")
+        if word == "PORT" and not (value.isdigit() and len(value) <= 5 and int(value) <= 65535):
+            return (f"the port `{value}` was taken: a port is 1-5 digits, 0-65535, nothing "
+                    f"else; parse it with strtol and an end pointer (or a loop over the "
+                    f"digits), never atoi")
+        if word.startswith("MAX_") and not (value.isdigit() and int(value) >= 1):
+            return (f"`{value}` was taken as {word}: a count is a whole number of at least 1 "
+                    f"(no sign, no trailing characters, not 0)")
+        if "|" in word and value.lower() in word.split("|") and value not in word.split("|"):
+            return (f"`{value}` was taken as a type: the words are case-sensitive, `{value}` is not "
+                    f"`{value.lower()}` (strcmp, not strcasecmp)")
+        if "|" in word and value not in word.split("|"):
+            return (f"`{value}` was taken as a type: only the exact words "
+                    f"{' and '.join(repr(w) for w in word.split('|'))} are accepted (strcmp on the whole "
+                    f"argument)")
+    return "print the usage line on stderr and return 2"
 
 
 def flushes_stdout(lab, name, ready_line, args=(0,)):
@@ -119,10 +184,38 @@ def flushes_stdout(lab, name, ready_line, args=(0,)):
     """
     program = lab.start(name, *args, linebuf=False)
     if not program.wait_line(ready_line, timing.seconds(3)):
+        status = program.poll()
         fail(f"started `{program.shown}` with stdout a plain pipe (no line buffering)",
-             expected="the ready line within 3 s", got=show(program.out()),
+             expected="the ready line within 3 s",
+             got=f"stdout {show(program.out())}; {proc.describe_status(status)}",
+             stderr=program.err() if status is not None else None,
              hint="stdout to a pipe is fully buffered: fflush(stdout) after each line "
-                  "(or setvbuf(stdout, NULL, _IOLBF, 0) once at the start)")
+                  "(or setvbuf(stdout, NULL, _IOLBF, 0) once at the start)"
+             if status is None and not program.out() else None)
+
+
+def stopped_serving_hint(server, port):
+    """Why a server that served clients refused or dropped the next one, from what it did:
+    ended, or running without listening any more; None when it still listens."""
+    status = server.poll()
+    if status is None and not net.port_is_bound(port):
+        status = server.wait(timing.seconds(1))  # not listening: maybe on its way out
+    if status is not None:  # its last words: stderr's reader may lag behind its end
+        server.stderr.wait_closed(timing.seconds(1))
+    served = sum(1 for line in server.lines() if line.startswith("connection from "))
+    clients = f"{served} client{'s' if served != 1 else ''}"
+    if b"accept: Bad file descriptor" in server.err():
+        return (f"accept() was given a closed socket after {clients}: close only the connection "
+                f"socket after each client; the listening socket stays open until the server ends")
+    if status is not None:
+        return (f"the server ended ({proc.describe_status(status)}) after {clients}, while more "
+                f"were waiting: go back to accept() after each client, and stop only after "
+                f"MAX_CLIENTS or on a stop signal")
+    if not net.port_is_bound(port):
+        return (f"the server still runs but no longer listens on its port after {clients}: "
+                f"close only the connection socket after each client; the listening socket "
+                f"stays open until the server ends")
+    return None
 
 
 def expect_connection_refused(lab, name):
@@ -141,9 +234,16 @@ def expect_connection_refused(lab, name):
 
 
 def expect_clean_stop(program, sig, did, hint):
-    """Send ``sig`` once the server is blocked; it must exit 0 (a clean stop)."""
+    """Send ``sig`` once the server is blocked; it must exit 0 (a clean stop).
+
+    ``hint`` is for a program that caught the signal but did not stop; one that the
+    signal killed has no handler, and is told so.
+    """
     program.wait_blocked()
     status = lablib.stop_server(program, sig)
+    if status == -sig:
+        hint = (f"{sig.name} killed the program: install a handler for {sig.name} with sigaction() "
+                f"that sets a flag; then close everything and exit 0")
     if status != 0:
         fail(did, expected="exit status 0 (a clean stop)", got=proc.describe_status(status),
              stderr=program.err(), hint=hint)
@@ -201,29 +301,40 @@ def expect_port_in_use(lab, name, hold, bind_error):
          hint=hint, stderr=None if hint else err)
 
 
-def expect_survives_injected_error(lab, name, calls, error, line, did, serve, hint):
+def expect_survives_injected_error(lab, name, calls, error, line, did, serve, hint, ended_by=None,
+                                   kind=socket.SOCK_STREAM):
     """Start server ``name 0`` under strace with its first ``calls`` failing with ``error``
     (``strace -e inject``); it must print ``line`` on stderr and still serve: ``serve(port,
-    server)`` talks to it (and fails the check if it is not served)."""
+    server)`` talks to it (and fails the check if it is not served).
+
+    ``ended_by`` ({stderr line: hint}): a server that ended after reporting one of these
+    lines was ended by that failure, not by the injected one, and gets its hint.  ``kind``
+    is the server's socket type (a UDP server's printed port is judged in UDP)."""
     log = lab.log_path("strace-inject")
     server, port = lab.start_server(name, 0, strace_log=log, strace_trace=calls,
-                                    strace_inject=f"{calls}:error={error}:when=1")
+                                    strace_inject=f"{calls}:error={error}:when=1", kind=kind)
     try:
         serve(port, server)
     except (OSError, AssertionError):
         status = server.wait(timing.seconds(1))
         if status is None:
             raise
+        server.stderr.wait_closed(timing.seconds(1))
         fail(did, expected=f"`{line}` on stderr, and the server goes on",
              got=f"the server ended: {proc.describe_status(status)}", stderr=server.err(),
-             hint=hint)
+             hint=next((h for seen, h in (ended_by or {}).items() if seen in server.err()), hint))
     # Its stderr is read by a thread of its own, which may lag behind stdout on a busy machine.
     server.stderr.wait_until(lambda data: line.encode() in data, timing.seconds(2))
     if server.poll() is not None or line.encode() not in server.err():
+        ended = server.poll() is not None
+        if ended and line.encode() in server.err() and b"Bad file descriptor" in server.err():
+            # It went on after the injected error, then failed on a socket it had closed itself.
+            hint = stopped_serving_hint(server, port) or hint
+        if ended:
+            hint = next((h for seen, h in (ended_by or {}).items() if seen in server.err()), hint)
         fail(did, expected=f"`{line}` on stderr, and the server goes on",
              got=f"{proc.describe_status(server.poll())}; stderr {show(server.err())}",
-             hint=hint if server.poll() is not None else
-             "report the failed call on stderr (perror), then go on")
+             hint=hint if ended else "report the failed call on stderr (perror), then go on")
 
 
 def run_with_failing_call(lab, name, args, call, error, data=b""):

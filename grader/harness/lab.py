@@ -8,9 +8,10 @@ import os
 import pathlib
 import re
 import signal
+import socket
 import subprocess
 
-from . import build, proc, sandbox, strace, timing, valgrind, wine
+from . import build, net, proc, sandbox, strace, timing, valgrind, wine
 from .registry import LABS
 from .report import fail, show
 
@@ -130,6 +131,7 @@ class Lab:
         do not apply to it (its stdout is whatever its C library makes of it).
         """
         binary = str(self.binary(name))
+        source = self.source(name).name
         args = [str(a) for a in args]
         shown = " ".join([name] + args)
         if self.windows:
@@ -143,8 +145,10 @@ class Lab:
             extra = dict(self.wine.env)
             if wine_trace:
                 extra["WINEDEBUG"] = "+pid,trace+winsock,+loaddll"
-            return proc.Program(sandbox.prefix(wine.LIMITS) + [wine.wine64(), binary] + args, shown,
-                                sandbox.minimal_env(extra), stdin, str(self.out), False)
+            program = proc.Program(sandbox.prefix(wine.LIMITS) + [wine.wine64(), binary] + args,
+                                   shown, sandbox.minimal_env(extra), stdin, str(self.out), False)
+            program.source = source
+            return program
         extra = {"LD_PRELOAD": str(self.shim)}
         if linebuf:
             extra["GRADER_LINEBUF"] = "1"
@@ -164,8 +168,10 @@ class Lab:
         elif strace_log:
             prefix = strace.argv(strace_log, strace_trace, strace_inject)
         prefix = sandbox.prefix(dict(self.spec.limits), early=early) + prefix  # grader/run_all: limits, own user (else empty)
-        return proc.Program(prefix + [binary] + args, shown, sandbox.minimal_env(extra), stdin,
-                            str(self.out), bool(use_valgrind))
+        program = proc.Program(prefix + [binary] + args, shown, sandbox.minimal_env(extra), stdin,
+                               str(self.out), bool(use_valgrind))
+        program.source = source
+        return program
 
     def run(self, name, *args, data=b"", timeout=EXIT, **kw):
         """Run ``name`` to completion with ``data`` on stdin; return the finished Program.
@@ -184,10 +190,13 @@ class Lab:
                  hint="a read() or accept() that waits forever? end the program on end of file")
         return program
 
-    def start_server(self, name, *args, ready=r"listening on 0\.0\.0\.0:(\d+)", **kw):
-        """Start a server and wait for its ready line; return (program, port)."""
+    def start_server(self, name, *args, ready=r"listening on 0\.0\.0\.0:(\d+)",
+                     kind=socket.SOCK_STREAM, **kw):
+        """Start a server (``kind``: a TCP or a UDP one) and wait for its ready line; return
+        (program, port)."""
         program = self.start(name, *args, **kw)
         port = expect_ready(program, ready, READY_VALGRIND if kw.get("use_valgrind") else READY)
+        expect_printed_port_bound(program, port, kind)
         return program, port
 
 
@@ -199,6 +208,25 @@ def make_writable_dir(path):
     uid = sandbox.student_uid() if sandbox.active() else None
     if uid is not None:
         os.chown(path, uid, uid)
+
+
+def expect_printed_port_bound(program, port, kind):
+    """Fail when the port a server printed is free while the same port byte-swapped is bound
+    (both in the server's own ``kind``): every check that talks to the server would
+    otherwise fail for this one reason, each in its own words."""
+    swapped = net.swapped(port)
+    if port == 0 or swapped == port or net.port_is_bound(port, kind):
+        return  # a server holds its printed port: it is never judged on others' ports
+    if net.port_is_bound(swapped, kind):
+        fail(f"started `{program.shown}` and read the port of its ready line ({port})",
+             expected=f"port {port} bound by the server",
+             got=f"port {port} is free, and port {swapped} (the same two bytes swapped) is bound",
+             hint=PRINTED_PORT_SWAPPED)
+
+
+#: The hint for a ready line whose port is the real one byte-swapped.
+PRINTED_PORT_SWAPPED = ("the printed port is the real one byte-swapped: print ntohs() of the port "
+                        "getsockname() reports")
 
 
 def expect_ready(program, pattern, timeout):
@@ -258,22 +286,44 @@ def stderr_hint(err):
     still in place, or a Winsock call made before WSAStartup()."""
     if isinstance(err, bytes):
         err = err.decode("utf-8", "replace")
-    if "Function not implemented" in err or "failed: error 120" in err:
+    if is_placeholder(err):
         return placeholder_hint(err)
     if "error 10093" in err:
         return WSASTARTUP_HINT
     return None
 
 
-def placeholder_hint(err):
-    """The hint for a skeleton placeholder still in place (it fails with ENOSYS, or with
-    Winsock's error 120, ERROR_CALL_NOT_IMPLEMENTED, in lab 6)."""
+def program_hint(program):
+    """The hint that what ``program`` wrote on stderr points to (see :func:`stderr_hint`),
+    naming its source file when it is a placeholder; or None."""
+    err = program.err()
+    return placeholder_hint(err, program.source) if is_placeholder(err) else stderr_hint(err)
+
+
+def is_placeholder(err):
+    """True when stderr ``err`` shows a skeleton placeholder still in place (ENOSYS, or
+    Winsock's error 120 in lab 6)."""
     if isinstance(err, bytes):
         err = err.decode("utf-8", "replace")
+    return "Function not implemented" in err or "failed: error 120" in err
+
+
+#: What every placeholder hint says (a check that chose one keeps it).
+PLACEHOLDER = "is the skeleton's placeholder"
+
+
+def placeholder_hint(err, source=None):
+    """The hint for a skeleton placeholder still in place (it fails with ENOSYS, or with
+    Winsock's error 120, ERROR_CALL_NOT_IMPLEMENTED, in lab 6); ``source`` names the file
+    whose TODO it is (``echo_client.c``), when known."""
+    if isinstance(err, bytes):
+        err = err.decode("utf-8", "replace")
+    where = f" in {source}" if source else ""
     m = re.search(r"(\w+) failed: error 120\b", err)
     if m:
-        return (f"`{m.group(1)} failed: error 120` (ERROR_CALL_NOT_IMPLEMENTED) is the skeleton's "
-                f"placeholder: the TODO for {m.group(1)}() is still to do")
-    call = err.split(":")[0].strip().splitlines()[-1] if ":" in err else "a call"
-    return (f"`{call}: Function not implemented` is the skeleton's placeholder: "
-            f"the TODO for {call}() is still to do")
+        return (f"`{m.group(1)} failed: error 120` (ERROR_CALL_NOT_IMPLEMENTED) {PLACEHOLDER}: "
+                f"the TODO for {m.group(1)}(){where} is still to do")
+    m = re.search(r"(\w+): Function not implemented", err)
+    call = m.group(1) if m else "a call"
+    return (f"`{call}: Function not implemented` {PLACEHOLDER}: "
+            f"the TODO for {call}(){where} is still to do")

@@ -75,6 +75,22 @@ class TcpClient:
         self.received = bytearray()
         self.eof = False
 
+    @classmethod
+    def from_distinct_port(cls, port, timeout=3.0):
+        """A client whose own port's two bytes differ (bound before it connects), so that a
+        server printing it without ntohs() prints another port every time, not by luck."""
+        for _ in range(5):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                sock.bind((HOST, free_port(distinct_bytes=True)))
+            except OSError:  # taken since: another one
+                sock.close()
+                continue
+            sock.settimeout(timing.seconds(timeout))
+            sock.connect((HOST, port))
+            return cls(port, timeout, sock=sock)
+        return cls(port, timeout)
+
     def send(self, data):
         self.sock.sendall(data)
 

@@ -16,8 +16,10 @@ import time
 
 from . import sandbox, timing
 
-#: Bytes kept of each output stream; the rest is counted, not stored.
-OUTPUT_CAP = 32 * 1024 * 1024
+#: Bytes a program may write to each of stdout and stderr.  Past them it is killed at once
+#: and its check fails saying so (Autolab caps output the same way): a program that floods
+#: its output fails the same way on a quiet or a busy machine, counted, not timed.
+OUTPUT_CAP = 16 * 1024 * 1024
 
 
 def _default_stop_signals():
@@ -42,11 +44,14 @@ _registry_lock = threading.Lock()
 class Stream:
     """What one pipe of a program carried, filled by a reader thread."""
 
-    def __init__(self, pipe, cap=OUTPUT_CAP):
+    def __init__(self, pipe, cap=OUTPUT_CAP, on_overflow=None):
         self.data = bytearray()
         self.total = 0
         self.closed = False
+        #: True once more than ``cap`` bytes came (``on_overflow`` was then called).
+        self.overflowed = False
         self._cap = cap
+        self._on_overflow = on_overflow
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._pump, args=(pipe,), daemon=True)
         self._thread.start()
@@ -62,7 +67,12 @@ class Stream:
                     room = self._cap - len(self.data)
                     if room > 0:
                         self.data += chunk[:room]
+                    overflow = self.total > self._cap and not self.overflowed
+                    if overflow:
+                        self.overflowed = True
                     self._cond.notify_all()
+                if overflow and self._on_overflow is not None:
+                    self._on_overflow()
         except (OSError, ValueError):
             pass
         finally:
@@ -120,6 +130,8 @@ class Program:
 
     def __init__(self, argv, shown, env, stdin, cwd, valgrind):
         self.shown = shown
+        #: The source file it was built from (``echo_server.c``), when known (harness.lab).
+        self.source = None
         self.valgrind = valgrind
         self.started = time.monotonic()
         try:
@@ -131,12 +143,26 @@ class Program:
             raise MachineError(f"the grader could not start `{shown}` ({exc}): an error of the "
                                "grading machine, not of your program; grade again") from exc
         self.pid = self.popen.pid
-        self.stdout = Stream(self.popen.stdout)
-        self.stderr = Stream(self.popen.stderr)
+        self.stdout = Stream(self.popen.stdout, on_overflow=self._overflow)
+        self.stderr = Stream(self.popen.stderr, on_overflow=self._overflow)
         self._stdin_thread = None
         self._drained = False
         with _registry_lock:
             _registry.append(self)
+
+    def _overflow(self):
+        """More than OUTPUT_CAP bytes on a stream: kill the program's group at once."""
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def overflowed(self):
+        """The name of the stream that went past OUTPUT_CAP bytes ("stdout", "stderr"), or None."""
+        for name, stream in (("stdout", self.stdout), ("stderr", self.stderr)):
+            if stream.overflowed:
+                return name
+        return None
 
     # -- input ---------------------------------------------------------------
     def feed(self, data, close=True):
@@ -316,6 +342,12 @@ def detach(program):
         if program in _registry:
             _registry.remove(program)
     return program
+
+
+def started():
+    """The programs started since the last :func:`kill_all` (those of the running check)."""
+    with _registry_lock:
+        return list(_registry)
 
 
 def kill_all():

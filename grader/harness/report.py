@@ -54,18 +54,39 @@ def _escape(data):
     return "".join(_ESCAPES.get(b, chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}") for b in data)
 
 
-def show(data, limit=SHOW_LIMIT):
-    """Bytes (or text) shown readably in quotes, bounded: ``"Hello\\n"`` or ``(nothing)``."""
+def show(data, limit=None):
+    """Bytes (or text) shown readably in quotes, bounded: ``"Hello\\n"`` or ``(nothing)``.
+
+    At most ``limit`` characters of escaped text are shown (``SHOW_LIMIT`` by default),
+    half from the start and half from the end: binary bytes (``\\xff``, four characters
+    each) are cut as early as text.
+    """
+    limit = limit or SHOW_LIMIT
     if data is None:
         return "(nothing)"
     if isinstance(data, str):
         data = data.encode("utf-8", "replace")
     if not data:
         return "(nothing: 0 bytes)"
-    if len(data) <= limit:
-        return '"' + _escape(data) + '"'
+    whole = _escape(data)
+    if len(whole) <= limit:
+        return '"' + whole + '"'
     half = limit // 2
-    return f'"{_escape(data[:half])}" ... "{_escape(data[-half:])}" ({len(data)} bytes in all)'
+    head, tail = _escaped_prefix(data, half), _escaped_prefix(data[::-1], half, reverse=True)
+    return f'"{head}" ... "{tail}" ({len(data)} bytes in all)'
+
+
+def _escaped_prefix(data, chars, reverse=False):
+    """The escaped text of the first bytes of ``data`` that fit in ``chars`` characters
+    (of the last ones, in their order, when ``data`` is given reversed)."""
+    out, size = [], 0
+    for b in data:
+        piece = _escape(bytes([b]))
+        if size + len(piece) > chars:
+            break
+        out.append(piece)
+        size += len(piece)
+    return "".join(reversed(out) if reverse else out)
 
 
 def difference_at(expected, got):
@@ -111,11 +132,26 @@ def stderr_tail(data, lines=STDERR_LINES):
     return "\n".join(shown)
 
 
+def header(results):
+    """Where the programs came from, where they were built, and how to run one by hand
+    (``results`` is a harness.results.LabResult)."""
+    lines = [f"programs from {results.source or '?'}"]
+    if results.build:
+        lines[0] += f", built into {results.build}/"
+        if results.programs:
+            run = f"{results.build}/{results.programs[0]}"
+            lines.append(f"run one by hand: {'wine ' if run.endswith('.exe') else ''}{run} ... "
+                         f"(arguments as in the handout)")
+    if results.time_scale >= 1.5:
+        lines.append(f"deadlines x{results.time_scale:g}: this machine was measured busy or slow "
+                     f"at the start, so every deadline is that much longer")
+    return lines
+
+
 def render_checklist(results):
     """The student's checklist from a lab's results (a harness.results.LabResult)."""
     lab = results.lab
-    out = [f"sockets-lab, lab {lab}: {results.title}".rstrip(": "),
-           f"programs from {results.source or '?'}", ""]
+    out = [f"sockets-lab, lab {lab}: {results.title}".rstrip(": ")] + header(results) + [""]
     build = results.build_output.strip()
     if build:
         out.append("compiler output:")
@@ -127,9 +163,17 @@ def render_checklist(results):
         mark = marks.get(check.status, "FAIL")
         out.append(f"  {mark}  {check.name:<{width}}  {check.score:>3g}/{check.max_score:g}")
     failed = [c for c in results.checks if c.status == "failed"]
-    for check in failed:
-        out += ["", f"FAIL {check.name} ({check.score:g}/{check.max_score:g}): {check.title}",
-                check.output]
+    for group in group_failures(failed):
+        first = group[0]
+        if len(group) == 1:
+            out += ["", f"FAIL {first.name} ({first.score:g}/{first.max_score:g}): {first.title}",
+                    first.output]
+            continue
+        score = sum(c.score for c in group)
+        most = sum(c.max_score for c in group)
+        out += ["", f"FAIL {len(group)} checks failed the same way ({score:g}/{most:g}): "
+                    + wrap(", ".join(c.name for c in group), 80).replace("\n", "\n     "),
+                f"  (details of the first, {first.name}: {first.title})", first.output]
     skipped = [c for c in results.checks if c.status == "skipped"]
     for reason in dict.fromkeys(c.output for c in skipped):  # each reason once
         names = [c.name for c in skipped if c.output == reason]
@@ -139,6 +183,32 @@ def render_checklist(results):
                 f"({passed} of {len(results.checks)} checks passed"
                 + (f", {len(skipped)} not run on this machine" if skipped else "") + ")"]
     return "\n".join(out)
+
+
+def failure_cause(output):
+    """The root cause of a failure, from its rendered text: its ``hint:``, which the check
+    chose from what it observed (None without a hint).  Two checks that did different
+    things and drew the same conclusion failed the same way."""
+    blocks, label = {}, None
+    for line in output.splitlines():
+        m = re.match(r"  (\w+):\s", line)
+        if m:
+            label = m.group(1)
+        if label:
+            blocks.setdefault(label, []).append(line)
+    return "\n".join(blocks["hint"]) if "hint" in blocks else None
+
+
+def group_failures(failed):
+    """The failed checks in groups of one root cause (the same observation and hint), each
+    group in the order of its first check: ``[[check, ...], ...]``.  A failure without a
+    hint stands alone: nothing says its cause is the others'."""
+    groups = {}
+    for check in failed:
+        cause = failure_cause(check.output)
+        key = cause if cause is not None else id(check)
+        groups.setdefault(key, []).append(check)
+    return list(groups.values())
 
 
 def wrap(text, width=88):

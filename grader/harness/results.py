@@ -80,6 +80,9 @@ class LabResult:
     not_graded: NotGraded = None    # set when the lab could not be graded at all
     #: each program whose source is there but did not compile -> what the compiler said
     compile_errors: dict = dataclasses.field(default_factory=dict)
+    build: str = ""                 # where its programs were built, as the student knows it
+    programs: list = dataclasses.field(default_factory=list)  # their file names there
+    time_scale: float = 1.0         # the machine's measured slowness: every deadline times this
 
     @property
     def score(self):
@@ -102,7 +105,9 @@ class LabResult:
                 "max_score": self.max_score, "checks": [c.to_dict() for c in self.checks],
                 "complete": self.complete,
                 "not_graded": dataclasses.asdict(self.not_graded) if self.not_graded else None,
-                "compile_errors": self.compile_errors}
+                "compile_errors": self.compile_errors,
+                "build": self.build, "programs": list(self.programs),
+                "time_scale": self.time_scale}
 
     @classmethod
     def from_dict(cls, data):
@@ -111,7 +116,9 @@ class LabResult:
                    data.get("build_output", ""),
                    [CheckResult.from_dict(c) for c in data.get("checks", [])],
                    bool(data.get("complete")), NotGraded(**reason) if reason else None,
-                   dict(data.get("compile_errors") or {}))
+                   dict(data.get("compile_errors") or {}),
+                   data.get("build", ""), list(data.get("programs", [])),
+                   float(data.get("time_scale", 1.0)))
 
 
 def dumps(labs):

@@ -61,6 +61,7 @@ class Run:
         self.args = args
         self.labs = labs
         self.python = python
+        self.scale = timing.scale()  # the machine's speed, measured now, at the start of the run
         self.tmp = pathlib.Path(tempfile.mkdtemp(prefix="sockets-lab-run-", dir=args.tmp))
         os.chmod(self.tmp, 0o711)
         self.private = self.tmp / "private"
@@ -192,7 +193,7 @@ class Run:
         if windows_labs() & set(labs) and self.wine_template is not None:
             extra["GRADER_WINE_TEMPLATE"] = str(self.wine_template)
         argv = self.isolation.wrap(grade, self.tmp, src, self.masks, self.python, self.kit)
-        limit = LAB_TIMEOUT * len(labs) * timing.scale()
+        limit = LAB_TIMEOUT * len(labs) * self.scale
         by_deadline = left is not None and left - 5 < limit
         if by_deadline:
             limit = left - 5

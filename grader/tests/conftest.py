@@ -46,3 +46,18 @@ def grade(lab, impl, tmp_path, checks=(), build_root=None, timeout=300, env=None
 @pytest.fixture
 def grader():
     return grade
+
+
+@pytest.fixture(scope="session")
+def graded_mutant(tmp_path_factory):
+    """Each mutant graded once on its whole lab (session-wide): ``graded_mutant(m)`` is a
+    :class:`Graded` (its checklist, its checks)."""
+    cache = {}
+
+    def get(mutant):
+        if mutant.id not in cache:
+            tmp = tmp_path_factory.mktemp(mutant.id.replace("/", "-"))
+            mutant.apply(tmp / "impl")
+            cache[mutant.id] = grade(mutant.lab, tmp / "impl", tmp)
+        return cache[mutant.id]
+    return get

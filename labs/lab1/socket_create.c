@@ -175,5 +175,6 @@ int main(int argc, char **argv)
     /* TODO 3: give the descriptor back with close(2); if close fails, perror("close")
        and set status to 1. (The kernel would close it at exit, but a program that
        forgets to close runs out of descriptors once it opens many sockets.) */
+    /* No placeholder: until TODO 3 is done, the check valgrind_clean fails. */
     return status;
 }

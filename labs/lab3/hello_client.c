@@ -242,5 +242,6 @@ int main(int argc, char **argv)
 
     /* TODO 5: close the socket with close(2); if close fails, perror("close") and set
        status to 1. */
+    /* No placeholder: until TODO 5 is done, the check valgrind_clean fails. */
     return status;
 }

@@ -246,6 +246,7 @@ static void to_upper_ascii(char *buf, size_t n)
 {
     /* TODO 5: for each of the n bytes: if it is between 'a' and 'z', make it the
        matching letter between 'A' and 'Z'. No toupper, no strlen. */
+    /* No placeholder: until TODO 5 is done, the check all_256_byte_values fails. */
     (void)buf;
     (void)n;
 }

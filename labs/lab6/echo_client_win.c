@@ -119,6 +119,7 @@ static int close_socket(SOCKET s)
 {
     /* TODO 6: release the socket with closesocket(); on SOCKET_ERROR report it with
        report_error("closesocket") and return -1. */
+    /* No placeholder: until TODO 6 is done, the check imports_winsock_calls fails. */
     (void)s;
     return 0;
 }
@@ -356,6 +357,7 @@ static int use_binary_stdio(void)
        _setmode(_fileno(stdin), _O_BINARY), likewise stdout; each returns -1 on failure
        (report it with perror("_setmode") and return -1). Text mode would change
        "\n" into "\r\n" on stdout and stop reading stdin at a Ctrl-Z byte. */
+    /* No placeholder: until TODO 2 is done, the check client_stdio_is_binary fails. */
     return 0;
 }
 // [binary_mode]
@@ -382,6 +384,7 @@ int main(int argc, char *argv[])
     /* Winsock first: even resolving the host name (getaddrinfo) needs it. */
     /* TODO 1: start Winsock 2.2 with WSAStartup(MAKEWORD(2, 2), &wsa). It returns 0 on
        success, else the error number: print "WSAStartup failed: error N", return 1. */
+    /* No placeholder: until TODO 1 is done, the check client_echoes_lines fails. */
 
     int status = 1;
     struct sockaddr_in server;
@@ -404,5 +407,6 @@ int main(int argc, char *argv[])
 
     /* Every successful WSAStartup is paired with a WSACleanup, on every path. */
     /* TODO 7: stop Winsock with WSACleanup() (it returns SOCKET_ERROR on failure). */
+    /* No placeholder: until TODO 7 is done, the check winsock_started_first_and_cleaned_up fails. */
     return status;
 }

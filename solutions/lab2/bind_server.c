@@ -136,6 +136,7 @@ static struct sockaddr_in any_address(uint16_t port)
     memset(&addr, 0, sizeof addr);
     // $skeleton: /* TODO 1: fill addr: family AF_INET, port `port` converted with htons(3), and
     // $skeleton:    address INADDR_ANY converted with htonl(3). See ip(7) and byteorder(3). */
+    // $skeleton: /* No placeholder: until TODO 1 is done, the check binds_the_given_port fails. */
     // $skeleton: (void)port;
     // $begin solution
     addr.sin_family = AF_INET;
@@ -292,6 +293,7 @@ int main(int argc, char **argv)
 
     // $skeleton: /* TODO 4: close the socket with close(2); if close fails, perror("close") and set
     // $skeleton:    status to 1. Closing also gives the port back to the system. */
+    // $skeleton: /* No placeholder: until TODO 4 is done, the check valgrind_clean fails. */
     // $begin solution
     /* Closing the socket also gives its port back. */
     if (close(fd) < 0) {

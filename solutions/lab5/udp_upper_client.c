@@ -237,6 +237,7 @@ static ssize_t wait_for_reply(int fd, char *buf, size_t size)
     // $skeleton:    for the time left (0 ready: NO_REPLY; -1: retry on EINTR, else
     // $skeleton:    perror and FAILED), then recv(2) into buf: n >= 0 is the reply,
     // $skeleton:    return n; a recv error means this try goes unanswered: keep waiting. */
+    // $skeleton: /* No placeholder: until TODO 4 is done, the check client_uppercases_lines fails. */
     // $skeleton: (void)fd;
     // $skeleton: (void)buf;
     // $skeleton: (void)size;
@@ -289,6 +290,7 @@ static ssize_t ask_server(int fd, const char *msg, size_t len, char *reply, size
 {
     // $skeleton: /* TODO 5: one try is not enough with UDP: repeat the send and the wait below
     // $skeleton:    up to TRIES times, and stop at the first try that gets a reply. */
+    // $skeleton: /* No placeholder: until TODO 5 is done, the check client_retries fails. */
     // $skeleton: if (send_datagram(fd, msg, len) < 0) {
     // $skeleton:     return FAILED;
     // $skeleton: }
@@ -434,6 +436,7 @@ int main(int argc, char *argv[])
     int status = run_session(fd, argv[1], argv[2]);
 
     // $skeleton: /* TODO 6: close(2) the socket (report a failure with perror("close"), status 1). */
+    // $skeleton: /* No placeholder: until TODO 6 is done, the check client_valgrind_clean fails. */
     // $begin solution
     if (close(fd) < 0) {
         perror("close");

@@ -119,6 +119,7 @@ static int close_socket(SOCKET s)
 {
     // $skeleton: /* TODO 6: release the socket with closesocket(); on SOCKET_ERROR report it with
     // $skeleton:    report_error("closesocket") and return -1. */
+    // $skeleton: /* No placeholder: until TODO 6 is done, the check imports_winsock_calls fails. */
     // $skeleton: (void)s;
     // $begin solution
     if (closesocket(s) == SOCKET_ERROR) {
@@ -398,6 +399,7 @@ static int use_binary_stdio(void)
     // $skeleton:    _setmode(_fileno(stdin), _O_BINARY), likewise stdout; each returns -1 on failure
     // $skeleton:    (report it with perror("_setmode") and return -1). Text mode would change
     // $skeleton:    "\n" into "\r\n" on stdout and stop reading stdin at a Ctrl-Z byte. */
+    // $skeleton: /* No placeholder: until TODO 2 is done, the check client_stdio_is_binary fails. */
     // $begin solution
     if (_setmode(_fileno(stdin), _O_BINARY) == -1 || _setmode(_fileno(stdout), _O_BINARY) == -1) {
         perror("_setmode");
@@ -430,6 +432,7 @@ int main(int argc, char *argv[])
     /* Winsock first: even resolving the host name (getaddrinfo) needs it. */
     // $skeleton: /* TODO 1: start Winsock 2.2 with WSAStartup(MAKEWORD(2, 2), &wsa). It returns 0 on
     // $skeleton:    success, else the error number: print "WSAStartup failed: error N", return 1. */
+    // $skeleton: /* No placeholder: until TODO 1 is done, the check client_echoes_lines fails. */
     // $begin solution
     WSADATA wsa;
     int error = WSAStartup(MAKEWORD(2, 2), &wsa);
@@ -460,6 +463,7 @@ int main(int argc, char *argv[])
 
     /* Every successful WSAStartup is paired with a WSACleanup, on every path. */
     // $skeleton: /* TODO 7: stop Winsock with WSACleanup() (it returns SOCKET_ERROR on failure). */
+    // $skeleton: /* No placeholder: until TODO 7 is done, the check winsock_started_first_and_cleaned_up fails. */
     // $begin solution
     if (WSACleanup() == SOCKET_ERROR) {
         report_error("WSACleanup");

@@ -177,6 +177,7 @@ static int close_socket(SOCKET s)
 {
     // $skeleton: /* TODO 8: release the socket with closesocket() (not close()); report a failure
     // $skeleton:    (SOCKET_ERROR) with report_error("closesocket") and return -1. */
+    // $skeleton: /* No placeholder: until TODO 8 is done, the check 100_clients_in_sequence fails. */
     // $skeleton: (void)s;
     // $begin solution
     if (closesocket(s) == SOCKET_ERROR) {
@@ -484,6 +485,7 @@ int main(int argc, char *argv[])
        version we use (2.2). WSAStartup returns its error; it does not set one. */
     // $skeleton: /* TODO 1: start Winsock 2.2 with WSAStartup(MAKEWORD(2, 2), &wsa). It returns 0 on
     // $skeleton:    success, else the error number: print "WSAStartup failed: error N", return 1. */
+    // $skeleton: /* No placeholder: until TODO 1 is done, the check server_ready_line fails. */
     // $begin solution
     WSADATA wsa;
     int error = WSAStartup(MAKEWORD(2, 2), &wsa);
@@ -497,6 +499,7 @@ int main(int argc, char *argv[])
 
     /* Every successful WSAStartup is paired with a WSACleanup, on every path. */
     // $skeleton: /* TODO 9: stop Winsock with WSACleanup() (it returns SOCKET_ERROR on failure). */
+    // $skeleton: /* No placeholder: until TODO 9 is done, the check winsock_started_first_and_cleaned_up fails. */
     // $begin solution
     if (WSACleanup() == SOCKET_ERROR) {
         report_error("WSACleanup");
