@@ -14,6 +14,8 @@ edits has that mistake too, and may get its hint.  Two mutants of a lab must
 therefore have hint texts that are neither equal nor one inside the other (the first
 test says which), so that each text names one mistake only.
 """
+import os
+
 import pytest
 
 from harness.mutants import all_mutants
@@ -55,6 +57,13 @@ def test_hint_texts_name_one_mistake_each(lab):
     assert clashes == [], f"lab {lab}: hint texts that do not tell two mistakes apart: {clashes}"
 
 
+#: Grading every mutant on its whole lab takes about 20 minutes on 2 cores: `make test-hints`
+#: runs it (HINT_ISOLATION=1); `make test` checks each mutant on its own checks (test_labs.py).
+WHOLE_LAB = pytest.mark.skipif(not os.environ.get("HINT_ISOLATION"),
+                               reason="every mutant on its whole lab: make test-hints")
+
+
+@WHOLE_LAB
 @pytest.mark.parametrize("mutant", MUTANTS)
 def test_mutant_gets_its_own_hint_only(mutant, graded_mutant):
     graded = graded_mutant(mutant)

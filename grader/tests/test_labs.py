@@ -3,8 +3,9 @@
 - every reference solution scores 100/100, and each lab's points add up to 100;
 - every untouched skeleton fails with a readable checklist, and is what
   tools/skeletons.py generates from its solution;
-- every mutant (grader/mutants) fails the checks it names, with its hint, and with no
-  other mutant's hint (grader/tests/test_hints.py);
+- every mutant (grader/mutants) fails the checks it names, with its hint (graded on those
+  checks only, which is quick); that no other mutant's hint reaches it is
+  grader/tests/test_hints.py's, which grades each mutant on its whole lab;
 - every check has at least one mutant that proves it can fail.
 """
 import subprocess
@@ -80,3 +81,17 @@ def test_every_check_has_a_mutant(lab, solution_results):
     proven = {name for m in all_mutants(lab) for name in m.fails}
     unproven = sorted(set(solution_results(lab).checks) - proven)
     assert unproven == [], f"lab {lab}: checks that no mutant proves can fail: {unproven}"
+
+
+@pytest.mark.parametrize("mutant", MUTANTS)
+def test_mutant_fails_its_check_with_its_hint(mutant, tmp_path):
+    impl = tmp_path / "impl"
+    mutant.apply(impl)
+    graded = grade(mutant.lab, impl, tmp_path, checks=mutant.fails)
+    assert "internal error" not in graded.stdout, graded.stdout
+    for name in mutant.fails:
+        assert name in graded.checks, f"{mutant.id}: no check named {name}"
+        check = graded.checks[name]
+        assert check.status == "failed", f"{mutant.id} passed {name}: {mutant.mistake}"
+        assert mutant.hint in check.output, (
+            f"{mutant.id}: {name} failed without the hint {mutant.hint!r}:\n{check.output}")
