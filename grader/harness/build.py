@@ -43,7 +43,10 @@ class BuildResult:
 #: What a compiler says when it could not run: a failure of the grading machine (no process
 #: or memory left), never a mistake of the student's code.
 MACHINE_ERRORS = (": fatal error: cannot execute", "fork: Resource temporarily unavailable",
-                  "Cannot allocate memory", "Killed signal terminated program")
+                  "Cannot allocate memory", "Killed signal terminated program",
+                  # setpriv (the sandbox's user switch) could not start the compiler: the
+                  # user's process limit was full
+                  "setpriv: failed to execute")
 #: How many times a compile that met such a failure is tried in all.
 ATTEMPTS = 3
 
