@@ -73,6 +73,15 @@ def student(monkeypatch):
     users.release()
 
 
+def command_line(pid):
+    """The command line of ``pid`` as /proc shows it (empty once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
 def wait_for(predicate, timeout=5.0):
     """Poll ``predicate`` until it holds (a deadline, not a sleep to synchronise)."""
     end = time.monotonic() + timeout
@@ -111,8 +120,12 @@ def test_a_spared_session_survives_and_the_rest_goes(student):
 @AS_ROOT
 def test_wines_own_processes_survive_while_wine_is_up(student):
     helper = student("", argv0="C:\\windows\\system32\\services.exe")
-    student("", argv0="Z:\\tmp\\build\\lab6\\echo_server_win.exe")
-    wait_for(lambda: len(sandbox.processes_of(UID)) == 2)
+    program = student("", argv0="Z:\\tmp\\build\\lab6\\echo_server_win.exe")
+    # Both must have reached their own command line (not still prlimit, setpriv or bash):
+    # counting the user's processes alone raced with their exec.
+    wait_for(lambda: command_line(program.pid).startswith(b"Z:\\")
+             and command_line(helper.pid).startswith(b"C:\\"))
+    assert sorted(sandbox.processes_of(UID)) == sorted([helper.pid, program.pid])
     assert sandbox.is_wine(helper.pid)
     sandbox.spare_wine(True)
     sandbox.kill_strays()
