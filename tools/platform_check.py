@@ -33,8 +33,9 @@ profile) is listed in docs/grading.md.
 Submissions: the reference solutions (full marks expected) and the untouched skeletons
 (results written, less than full marks, every failed check explained), every lab the kit
 grades.  Prints one line per grading (seconds, CPU seconds, peak memory) and exits 1 on the
-first result that is not as expected.  Grading uses the sandbox users 62000+ machine-wide:
-run it alone (the kit's developers: under the heavy lock).
+first result that is not as expected.  The root's gradings reserve their sandbox users
+(62000+) in this machine's own lock folder, bound into the root, so other gradings on the
+machine may run beside it; its timings are only meaningful on a quiet machine.
 """
 import argparse
 import json

@@ -24,6 +24,9 @@ FS = WORK / "root"
 PREPARED = WORK / "prepared.json"
 MIRROR = "http://deb.debian.org/debian"
 
+sys.path.insert(0, str(ROOT / "grader"))
+from runall.isolation import LOCKS  # noqa: E402  (where gradings reserve their sandbox users)
+
 
 def say(*args):
     print(*args, flush=True)
@@ -73,6 +76,11 @@ def inside(command, network=False, user=None, cwd="/", env=None, cgroup=None, ti
     seconds, CPU seconds of the processes it started)."""
     mounts = (f'mount --bind /dev "{FS}/dev" && mount -t proc proc "{FS}/proc" && '
               f'mount -t tmpfs -o size=256m,mode=1777 tmp "{FS}/dev/shm" && ')
+    # The root's gradings run as this machine's uids (no user namespace here, unlike a
+    # platform's container): they reserve their sandbox users in the machine's own lock
+    # folder, so that a grading beside them on this machine never takes the same user.
+    mounts += (f'mkdir -p -m 700 "{LOCKS}" "{FS}{LOCKS}" && '
+               f'mount --bind "{LOCKS}" "{FS}{LOCKS}" && ')
     if not network:
         mounts += "ip link set lo up && "
     run = ["chroot", str(FS)]
