@@ -14,6 +14,7 @@ must reach that client.  Every wait has a deadline; a window in which something 
 not happen is closed by a later event the server handles in order (a second line),
 never by a fixed sleep.
 """
+import contextlib
 import os
 import re
 import signal
@@ -21,40 +22,18 @@ import socket
 import threading
 import time
 
-import pytest
-
 from harness import common, crowd, net, proc, timing
 from harness.chat import Room
-from harness.lab import stderr_hint, stop_server
+from harness.common import deadline
+from harness.lab import READY_LINE, stderr_hint, stop_server
 from harness.report import fail, show
 
-READY_LINE = r"listening on 0\.0\.0\.0:(\d+)"
 #: The longest line the protocol allows, newline included.
 LINE_MAX = 1024
 #: How soon a line must reach the others, however many clients stall (seconds).
 PROMPT = 0.5
-
-
-def check(fn, points):
-    """``fn`` as a check of the calling module, worth ``points`` (its deadline kept)."""
-    def run(lab):
-        fn(lab)
-    run.__name__ = run.__qualname__ = "test_" + fn.__name__
-    run.__doc__ = fn.__doc__
-    marks = [pytest.mark.points(points)]
-    if hasattr(fn, "deadline"):
-        marks.append(pytest.mark.deadline(fn.deadline))
-    for mark in marks:
-        run = mark(run)
-    return run
-
-
-def deadline(seconds):
-    """The hard time limit of a chat check (see :func:`check`)."""
-    def mark(fn):
-        fn.deadline = seconds
-        return fn
-    return mark
+#: A chat check made a check of lab 8 or 9, with its points (see the module's docstring).
+check = common.check
 
 
 def threaded(lab):
@@ -750,24 +729,12 @@ def stops_on_sigint_and_sigterm(lab):
 
 def restart_on_same_port(lab):
     """restarted on the same port at once while an old connection lingers (SO_REUSEADDR before bind)"""
-    port = net.free_port()
-    server, _ = lab.start_server(lab.server, port)
-    with Room(port) as room:
-        join(server, room, 1)
-        # Killed while its client is connected, the server's side of that connection closes
-        # first: it lingers (FIN_WAIT, then TIME_WAIT once the client closes) and holds the port.
-        server.kill()
-    again = lab.start(lab.server, port, 1)
-    if again.wait_line(READY_LINE, timing.seconds(5)):
-        return
-    status = again.wait(timing.seconds(3))  # also drains stderr: the reason is in it
-    err = again.err()
-    fail(f"killed `{server.shown}` while a client was connected, closed the client, then "
-         f"started `{lab.server} {port} 1` again at once", expected=f"listening on 0.0.0.0:{port}",
-         got=f"{proc.describe_status(status)}; stderr {show(err)}",
-         hint="the old connection lingers (TIME_WAIT) for a minute: set SO_REUSEADDR with "
-              "setsockopt() before bind() so the port can be bound again at once"
-         if b"in use" in err else None)
+    @contextlib.contextmanager
+    def joined(server, port):
+        with Room(port) as room:
+            join(server, room, 1)
+            yield
+    common.expect_restart_on_same_port(lab, joined)
 
 
 def server_port_in_use(lab):

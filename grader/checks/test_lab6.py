@@ -5,10 +5,10 @@ Programs: ``echo_server_win.exe PORT [MAX_CLIENTS]`` and ``echo_client_win.exe H
 cross-compiled with mingw-w64 and run under Wine (``harness/wine.py``; ``Lab.start``
 knows how to start a Windows program).
 
-The behaviour checks are lab 4's own (grader/checks/test_lab4.py), run here against
-the Winsock programs through :func:`reuse`: the same code, with lab 6's points, and
-with the POSIX names in their words (``read()``, ``close()``) put in Winsock's
-(``recv()``, ``closesocket()``).  Left out: what has no Windows counterpart (SIGINT,
+The behaviour checks are lab 4's (grader/checks/echo.py, written once for labs 4, 6
+and 7), run here against the Winsock programs through :func:`reuse`: the same code, with
+lab 6's points, and with the POSIX names in their words (``read()``, ``close()``) put in
+Winsock's (``recv()``, ``closesocket()``).  Left out: what has no Windows counterpart (SIGINT,
 Valgrind, the shim that forces short writes), and three checks that Wine does not let
 fail every time, whatever the program does: a missing fflush() (Wine's C library passes
 each printf() to the pipe at once), a reset taken for fatal (Wine's recv() mostly reports
@@ -34,7 +34,7 @@ import subprocess
 
 import pytest
 
-import test_lab4 as lab4
+import echo
 from harness import common, net, proc, timing
 from harness.lab import stderr_hint
 from harness.report import CheckFailed, fail, first_difference, show
@@ -61,33 +61,34 @@ def winsock_words(text):
 
 
 def reuse(check, points):
-    """Lab 4's ``check``, run against lab 6's programs, worth ``points``, in Winsock words."""
-    return common.reuse(check, points, __name__, winsock_words)
+    """Lab 4's ``check`` (grader/checks/echo.py), run against lab 6's programs, worth
+    ``points``, in Winsock words."""
+    return common.check(check, points, winsock_words)
 
 
 # -- lab 4's checks, on Winsock ------------------------------------------------------------
 
-test_builds_without_warnings = reuse(lab4.test_builds_without_warnings, 4)
-test_server_ready_line = reuse(lab4.test_server_ready_line, 4)
-test_echoes_one_client = reuse(lab4.test_echoes_one_client, 4)
-test_server_log_lines = reuse(lab4.test_server_log_lines, 3)
-test_echoes_1mib_of_binary_data = reuse(lab4.test_echoes_1mib_of_binary_data, 6)
-test_peer_sending_one_byte_at_a_time = reuse(lab4.test_peer_sending_one_byte_at_a_time, 3)
-test_100_clients_in_sequence = reuse(lab4.test_100_clients_in_sequence, 6)
-test_second_client_served_after_the_first = reuse(lab4.test_second_client_served_after_the_first, 3)
+test_builds_without_warnings = reuse(echo.builds_without_warnings, 4)
+test_server_ready_line = reuse(echo.server_ready_line, 4)
+test_echoes_one_client = reuse(echo.echoes_one_client, 4)
+test_server_log_lines = reuse(echo.server_log_lines, 3)
+test_echoes_1mib_of_binary_data = reuse(echo.echoes_1mib_of_binary_data, 6)
+test_peer_sending_one_byte_at_a_time = reuse(echo.peer_sending_one_byte_at_a_time, 3)
+test_100_clients_in_sequence = reuse(echo.hundred_clients_in_sequence, 6)
+test_second_client_served_after_the_first = reuse(echo.second_client_served_after_the_first, 3)
 test_client_that_vanishes_does_not_kill_the_server = reuse(
-    lab4.test_client_that_vanishes_does_not_kill_the_server, 3)
-test_max_clients_then_exit = reuse(lab4.test_max_clients_then_exit, 4)
-test_server_usage_errors = reuse(lab4.test_server_usage_errors, 2)
-test_client_echoes_lines = reuse(lab4.test_client_echoes_lines, 4)
-test_client_long_and_binary_lines = reuse(lab4.test_client_long_and_binary_lines, 4)
-test_client_reassembles_fragmented_echo = reuse(lab4.test_client_reassembles_fragmented_echo, 4)
-test_client_quits_on_q = reuse(lab4.test_client_quits_on_q, 2)
-test_client_server_closes_early = reuse(lab4.test_client_server_closes_early, 3)
-test_client_usage_errors = reuse(lab4.test_client_usage_errors, 2)
-test_closed_line_counts_every_byte = reuse(lab4.test_closed_line_counts_every_byte, 3)
-test_client_sends_lines_that_only_start_like_q = reuse(lab4.test_client_sends_lines_that_only_start_like_q, 2)
-test_client_reads_no_more_than_it_is_owed = reuse(lab4.test_client_reads_no_more_than_it_is_owed, 2)
+    echo.client_that_vanishes_does_not_kill_the_server, 3)
+test_max_clients_then_exit = reuse(echo.max_clients_then_exit, 4)
+test_server_usage_errors = reuse(echo.server_usage_errors, 2)
+test_client_echoes_lines = reuse(echo.client_echoes_lines, 4)
+test_client_long_and_binary_lines = reuse(echo.client_long_and_binary_lines, 4)
+test_client_reassembles_fragmented_echo = reuse(echo.client_reassembles_fragmented_echo, 4)
+test_client_quits_on_q = reuse(echo.client_quits_on_q, 2)
+test_client_server_closes_early = reuse(echo.client_server_closes_early, 3)
+test_client_usage_errors = reuse(echo.client_usage_errors, 2)
+test_closed_line_counts_every_byte = reuse(echo.closed_line_counts_every_byte, 3)
+test_client_sends_lines_that_only_start_like_q = reuse(echo.client_sends_lines_that_only_start_like_q, 2)
+test_client_reads_no_more_than_it_is_owed = reuse(echo.client_reads_no_more_than_it_is_owed, 2)
 
 
 # -- the port itself -----------------------------------------------------------------------
@@ -187,7 +188,7 @@ def expect_lifecycle(program, status, what, failed_run=False):
     cleanups = [i for i, c in enumerate(calls) if c == "WSACleanup"]
     if not cleanups or (sockets and cleanups[-1] < sockets[-1]):
         if status is None:  # still running: its end, WSACleanup or not, is yet to come
-            hint = lab4.COUNT_HINT if "server" in program.shown else None
+            hint = echo.COUNT_HINT if "server" in program.shown else None
         elif failed_run:
             hint = ("pair every successful WSAStartup with a WSACleanup on every way out of "
                     "main(): after a failure too, not only at the end of a good run")
@@ -202,7 +203,7 @@ def test_winsock_started_first_and_cleaned_up(lab):
     """WSAStartup before any socket call, WSACleanup on every way out (a good run and a failed one)"""
     # The server: one client, then its normal end.
     server, port = lab.start_server(lab.server, 0, 1, wine_trace=True)
-    lab4.expect_echo(port, b"traced\n", f"echoed a client of `{server.shown}`", server)
+    echo.expect_echo(port, b"traced\n", f"echoed a client of `{server.shown}`", server)
     status = server.wait(timing.seconds(5))
     expect_lifecycle(server, status, f"`{server.shown}` with one client")
     # The server whose bind() fails: a way out in the middle.
@@ -211,7 +212,7 @@ def test_winsock_started_first_and_cleaned_up(lab):
         status = server.wait(timing.seconds(5))
         expect_lifecycle(server, status, f"`{server.shown}` on a port already in use", True)
     # The client: a good run, then one whose connect() is refused.
-    with net.FakeTcpServer(lab4.echo_back) as fake:
+    with net.FakeTcpServer(echo.echo_back) as fake:
         client = lab.run(lab.client, "127.0.0.1", fake.port, data=b"hello\n", wine_trace=True)
     expect_lifecycle(client, client.poll(), f"`{client.shown}` with one line")
     client = lab.run(lab.client, "127.0.0.1", net.free_port(), data=b"hello\n", wine_trace=True)
@@ -259,7 +260,7 @@ def test_errors_name_the_call_and_code(lab):
 def test_client_stdio_is_binary(lab):
     """bytes pass the client unchanged: CR LF, a lone CR and Ctrl-Z (0x1a) are not text-mode mangled"""
     data = b"dos line\r\nlone\rcarriage return\nctrl-z \x1a inside\n\x1a\nlast line\n"
-    client, fake = lab4.run_client(lab, data)
+    client, fake = echo.run_client(lab, data)
     out, status, sent = client.out(), client.poll(), bytes(fake.received)
     if out == data and sent == data and status == 0:
         return
@@ -293,7 +294,7 @@ def test_client_reset_while_queued(lab):
             "for that connection only: an accept() that fails for one connection only is "
             "reported, and the server goes on (only a failure of the listening socket ends it)")
     try:
-        lab4.expect_echo(port, b"after the reset\n", did, server)
+        echo.expect_echo(port, b"after the reset\n", did, server)
     except (OSError, CheckFailed):
         status = server.wait(timing.seconds(2))
         if status is None:
@@ -326,7 +327,7 @@ def own_trace(program, exe):
 def test_reuseaddr_set_before_bind(lab):
     """the server sets SO_REUSEADDR (to 1) on its listening socket before bind() (Wine's trace)"""
     server, port = lab.start_server(lab.server, 0, 1, wine_trace=True)
-    lab4.expect_echo(port, b"traced\n", f"echoed a client of `{server.shown}`", server)
+    echo.expect_echo(port, b"traced\n", f"echoed a client of `{server.shown}`", server)
     server.wait(timing.seconds(5))
     lines = own_trace(server, lab.server + ".exe")
     binds = [(i, m.group(1)) for i, m in ((i, BIND.match(line)) for i, line in enumerate(lines)) if m]
@@ -356,7 +357,7 @@ def test_reuseaddr_set_before_bind(lab):
 def test_server_stdout_is_binary(lab):
     """the server's stdout lines end in `\\n` alone (stdout in binary mode), never `\\r\\n`"""
     server, port = lab.start_server(lab.server, 0, 1)
-    lab4.expect_echo(port, b"one line\n", f"echoed a client of `{server.shown}`", server)
+    echo.expect_echo(port, b"one line\n", f"echoed a client of `{server.shown}`", server)
     server.wait(timing.seconds(5))
     out = server.out()
     if b"\r" in out:

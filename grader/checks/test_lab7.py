@@ -5,8 +5,8 @@ Program: ``fork_echo_server PORT [MAX_CLIENTS]``; its client is lab 4's ``echo_c
 but the checks talk to it through the harness's own clients (harness.net, harness.crowd),
 so that a student's lab 4 client never costs lab 7 a point.
 
-Lab 4's behaviour checks (lines and echo, 1 MiB of binary data, the flushed ready line)
-run here again through :func:`harness.common.reuse`.  The checks of the lab itself watch
+Lab 4's behaviour checks (lines and echo, 1 MiB of binary data, the flushed ready line;
+grader/checks/echo.py) run here again through :func:`reuse`.  The checks of the lab itself watch
 the server's processes through /proc (:func:`harness.crowd.tree`): which children exist,
 what each is blocked in, which descriptors each holds, which are zombies.  Every wait
 waits for an event with a deadline; a time the contract sets (served within 0.5 s, no
@@ -19,13 +19,13 @@ import signal
 
 import pytest
 
-import test_lab4 as lab4
+import echo
 from harness import common, crowd, lab as lablib, net, proc, strace, timing, valgrind
 from harness.report import CheckFailed, fail, show
 
 pytestmark = pytest.mark.lab7
-CONNECTION = lab4.CONNECTION
-CLOSED = lab4.CLOSED
+CONNECTION = echo.CONNECTION
+CLOSED = echo.CLOSED
 #: How many stalled clients hold the server while another one is served.
 STALLED = 10
 #: How soon that other client must have its echo (seconds from its completed connection).
@@ -52,23 +52,23 @@ def start(lab, *args, **kw):
 
 
 def reuse(check, points):
-    """Lab 4's ``check`` against the forking server, worth ``points`` (the program's name
-    put right in what it says)."""
-    return common.reuse(check, points, __name__,
+    """Lab 4's ``check`` (grader/checks/echo.py) against the forking server, worth
+    ``points`` (the program's name put right in what it says)."""
+    return common.check(check, points,
                         lambda text: re.sub(r"\becho_server\b", "fork_echo_server", text)
                         if isinstance(text, str) else text)
 
 
 # -- lab 4's checks, on the forking server ----------------------------------------------------
 
-test_echoes_one_client = reuse(lab4.test_echoes_one_client, 4)
-test_server_log_lines = reuse(lab4.test_server_log_lines, 4)
-test_echoes_1mib_of_binary_data = reuse(lab4.test_echoes_1mib_of_binary_data, 4)
-test_flushes_stdout = reuse(lab4.test_flushes_stdout, 2)
-test_restart_on_same_port = reuse(lab4.test_restart_on_same_port, 2)
-test_server_port_in_use = reuse(lab4.test_server_port_in_use, 2)
-test_accept_error_ends_one_connection_only = reuse(lab4.test_accept_error_ends_one_connection_only, 2)
-test_server_usage_errors = reuse(lab4.test_server_usage_errors, 3)
+test_echoes_one_client = reuse(echo.echoes_one_client, 4)
+test_server_log_lines = reuse(echo.server_log_lines, 4)
+test_echoes_1mib_of_binary_data = reuse(echo.echoes_1mib_of_binary_data, 4)
+test_flushes_stdout = reuse(echo.flushes_stdout, 2)
+test_restart_on_same_port = reuse(echo.restart_on_same_port, 2)
+test_server_port_in_use = reuse(echo.server_port_in_use, 2)
+test_accept_error_ends_one_connection_only = reuse(echo.accept_error_ends_one_connection_only, 2)
+test_server_usage_errors = reuse(echo.server_usage_errors, 3)
 
 
 @pytest.mark.points(3)
@@ -104,7 +104,7 @@ def echoes_hint(server, visits):
     file while the parent holds connection sockets."""
     wrong = [v for v in visits if v.received and bytes(v.received) != v.message]
     if wrong:
-        return lab4.echo_hint(wrong[0].message, bytes(wrong[0].received), wrong[0].eof)
+        return echo.echo_hint(wrong[0].message, bytes(wrong[0].received), wrong[0].eof)
     if visits and all(bytes(v.received) == v.message and not v.eof and not v.error for v in visits):
         now = crowd.tree(server.pid)
         if now.root is not None and len(now.root.sockets()) > len(now.root.listeners()):
@@ -126,7 +126,7 @@ def test_stalled_clients_do_not_delay_another(lab):
     if got != b"served at once?\n" or took > limit:
         hint, shown = stuck_hint(server)
         if got and got != b"served at once?\n":  # an echo came, but not the line: its bytes tell
-            hint = lab4.echo_hint(b"served at once?\n", got, False) or hint
+            hint = echo.echo_hint(b"served at once?\n", got, False) or hint
         fail(f"connected {STALLED} clients to `{server.shown}` that stay silent (half of them sent "
              "half a line) and never read, then one more that sent a line",
              expected=f"its echo within {limit:g} s of its connection",
@@ -235,7 +235,7 @@ def test_parent_descriptors_do_not_grow(lab):
     if got != b"first\n":
         fail(f"a client of `{server.shown}` sent a line", expected="its echo",
              got=show(got), stderr=server.err(),
-             hint=(lab4.echo_hint(b"first\n", got, first.eof) if got else None)
+             hint=(echo.echo_hint(b"first\n", got, first.eof) if got else None)
              or stuck_hint(server)[0])
     if not first.eof:
         now = crowd.tree(server.pid)
@@ -284,7 +284,7 @@ def test_child_does_not_hold_listening_socket(lab):
 def test_child_never_accepts(lab):
     """a child exits after its client: it never goes back into the accept loop"""
     server, port = start(lab)
-    lab4.expect_echo(port, b"one client\n", f"echoed a client of `{server.shown}`", server)
+    echo.expect_echo(port, b"one client\n", f"echoed a client of `{server.shown}`", server)
     now = wait_children_gone(server)
     clients = [net.TcpClient(port) for _ in range(2)]
     now = crowd.wait_for(server.pid, lambda t: len(t.live_children()) >= 2 and all(
@@ -325,7 +325,7 @@ def test_fork_failure_is_reported_and_server_goes_on(lab):
             fail(did, expected="the first connection closed (end of file)",
                  got=f"{show(got)} and no end of file within 3 s", stderr=server.err(),
                  hint="when fork() fails, close(conn_fd): nobody else will")
-        lab4.expect_echo(port, b"second\n", did, server)
+        echo.expect_echo(port, b"second\n", did, server)
         server.stderr.wait_until(lambda data: b"fork" in data, timing.seconds(1))
 
     common.expect_survives_injected_error(
@@ -339,12 +339,12 @@ def test_fork_failure_is_reported_and_server_goes_on(lab):
 def test_accept_interrupted_by_sigchld_is_retried(lab):
     """a child's end interrupts accept() (SIGCHLD, EINTR): the server accepts again"""
     server, port = start(lab)
-    lab4.expect_echo(port, b"first\n", f"echoed a client of `{server.shown}`", server)
+    echo.expect_echo(port, b"first\n", f"echoed a client of `{server.shown}`", server)
     wait_children_gone(server)
     did = (f"echoed a client of `{server.shown}`, waited for its child to end (SIGCHLD reaches "
            "the parent in accept()), then connected a second client")
     try:
-        lab4.expect_echo(port, b"second\n", did, server)
+        echo.expect_echo(port, b"second\n", did, server)
     except (OSError, AssertionError) as exc:
         status = server.wait(0.5)
         err = server.err()
@@ -365,7 +365,7 @@ def test_max_clients_waits_for_children(lab):
     first = net.TcpClient(port)
     first.send(b"stays\n")
     first.recv_exact(6, 3)
-    lab4.expect_echo(port, b"second\n", f"echoed a second client of `{server.shown}`", server)
+    echo.expect_echo(port, b"second\n", f"echoed a second client of `{server.shown}`", server)
     # The parent either blocks (waiting for the first client's child) or ends: either way it
     # has closed its listening socket.
     now = crowd.wait_for(server.pid, lambda t: t.root is None or t.root.zombie or (
@@ -441,9 +441,9 @@ def test_valgrind_clean_with_children(lab):
     """under Valgrind, following its children: no error, no leak, no descriptor left, in the parent or any child"""
     logs = lab.log_path("valgrind").with_suffix("")  # a new folder each time: no old log in it
     server, port = start(lab, 2, use_valgrind=True, valgrind_dir=logs)
-    lab4.expect_echo(port, lab4.payload(100 * 1024, seed=9), "echoed 100 KiB under Valgrind", server,
+    echo.expect_echo(port, echo.payload(100 * 1024, seed=9), "echoed 100 KiB under Valgrind", server,
                      timeout=15)
-    lab4.expect_echo(port, b"bye\n", "echoed a second client under Valgrind", server)
+    echo.expect_echo(port, b"bye\n", "echoed a second client under Valgrind", server)
     status = server.wait(timing.seconds(15))
     what = f"`fork_echo_server {port} 2` (two clients, two children)"
     reports = valgrind.by_process(logs, server.pid)

@@ -1,4 +1,6 @@
-"""Checks that every lab shares: a warning-free build, Valgrind, usage errors, stdout flushing."""
+"""Checks that every lab shares: a warning-free build, Valgrind, usage errors, stdout flushing,
+a restart on the same port; and :func:`check`, which makes a check written once in a shared
+module (grader/checks/echo.py, chat.py) a check of a lab with its points."""
 import re
 import socket
 
@@ -249,29 +251,40 @@ def expect_clean_stop(program, sig, did, hint):
              stderr=program.err(), hint=hint)
 
 
-def reuse(check, points, module, words=None):
-    """Another lab's ``check``, run against this lab's programs, worth ``points``.
+def check(fn, points, words=None):
+    """``fn``, a check written once in a shared module (grader/checks/echo.py, chat.py), as a
+    check of the lab module that assigns it, worth ``points``::
 
-    Lab 6 runs lab 4's behaviour checks against its Winsock programs, lab 7 against its
-    forking server.  The check keeps its name, its title and its deadline; it is collected
-    in ``module`` (the lab that reuses it); ``words`` (text -> text), when given, rewrites its
-    title and its failures' did/expected/hint (lab 6: POSIX names in Winsock's words).
+        test_echoes_one_client = common.check(echo.echoes_one_client, 4)
+
+    The check is named by that assignment; its title is ``fn``'s docstring, its hard time
+    limit the one :func:`deadline` gave ``fn``.  ``words`` (text -> text), when given, rewrites
+    the title and its failures' did/expected/hint: lab 6 puts lab 4's POSIX names in Winsock's
+    words, lab 7 the forking server's name.
     """
     import pytest
     words = words or (lambda text: text)
 
     def run(lab):
         try:
-            check(lab)
+            fn(lab)
         except CheckFailed as exc:
             exc.did, exc.expected, exc.hint = map(words, (exc.did, exc.expected, exc.hint))
             raise
-    run.__name__ = check.__name__
-    run.__qualname__ = check.__name__
-    run.__doc__ = words(check.__doc__)
-    run.__module__ = module
-    run.pytestmark = [m for m in getattr(check, "pytestmark", []) if m.name == "deadline"]
-    return pytest.mark.points(points)(run)
+    run.__name__ = run.__qualname__ = "test_" + fn.__name__
+    run.__doc__ = words(fn.__doc__)
+    run = pytest.mark.points(points)(run)
+    if hasattr(fn, "deadline"):
+        run = pytest.mark.deadline(fn.deadline)(run)
+    return run
+
+
+def deadline(seconds):
+    """The hard time limit of a shared check (``@deadline(20)``; see :func:`check`)."""
+    def mark(fn):
+        fn.deadline = seconds
+        return fn
+    return mark
 
 
 def expect_port_in_use(lab, name, hold, bind_error):
@@ -299,6 +312,30 @@ def expect_port_in_use(lab, name, hold, bind_error):
          expected=f"stderr `{bind_error.decode()}...` and exit status 1",
          got=f"{proc.describe_status(status)}; stdout {show(out)}; stderr {show(err)}",
          hint=hint, stderr=None if hint else err)
+
+
+def expect_restart_on_same_port(lab, connect):
+    """``lab.server PORT``, killed while a client is connected, must start again on PORT at
+    once (SO_REUSEADDR before bind()).  ``connect(server, port)`` gives a context manager
+    that holds a served client connected while the server is killed."""
+    port = net.free_port()
+    server, _ = lab.start_server(lab.server, port)
+    with connect(server, port):
+        # Killed while its client is connected, the server's side of that connection closes
+        # first: it lingers (FIN_WAIT, then TIME_WAIT once the client closes) and holds the port.
+        server.kill()
+    again = lab.start(lab.server, port, 1)
+    if again.wait_line(lablib.READY_LINE, timing.seconds(5)):
+        return
+    status = again.wait(timing.seconds(3))  # also drains stderr: the reason is in it
+    err = again.err()
+    fail(f"killed `{server.shown}` while a client was connected, closed the client, then "
+         f"started `{lab.server} {port} 1` again at once",
+         expected=f"listening on 0.0.0.0:{port}",
+         got=f"{proc.describe_status(status)}; stderr {show(err)}",
+         hint="the old connection lingers (TIME_WAIT) for a minute: set SO_REUSEADDR with "
+              "setsockopt() before bind() so the port can be bound again at once"
+         if b"in use" in err or b"error 100" in err else None)  # Winsock: `error 10048`
 
 
 def expect_survives_injected_error(lab, name, calls, error, line, did, serve, hint, ended_by=None,

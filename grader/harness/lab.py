@@ -26,6 +26,8 @@ READY_VALGRIND = 10.0
 #: How long a program may take to finish once it should.
 EXIT = 3.0
 EXIT_VALGRIND = 10.0
+#: The ready line of the TCP servers of labs 3 on: ``listening on 0.0.0.0:PORT``.
+READY_LINE = r"listening on 0\.0\.0\.0:(\d+)"
 
 
 class Lab:
@@ -190,7 +192,7 @@ class Lab:
                  hint="a read() or accept() that waits forever? end the program on end of file")
         return program
 
-    def start_server(self, name, *args, ready=r"listening on 0\.0\.0\.0:(\d+)",
+    def start_server(self, name, *args, ready=READY_LINE,
                      kind=socket.SOCK_STREAM, **kw):
         """Start a server (``kind``: a TCP or a UDP one) and wait for its ready line; return
         (program, port)."""

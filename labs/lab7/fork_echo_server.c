@@ -57,8 +57,15 @@ static volatile sig_atomic_t stop_requested = 0;
 
 /**
  * The pids of the parent's children still serving (0: a free slot), so that a stop can send
- * each one SIGTERM. The SIGCHLD handler removes the children it reaps, so the rest of the
+ * each one SIGTERM. The SIGCHLD handler removes the children it reaps (else a stop could send
+ * SIGTERM to a pid the system has given to another process since), so the rest of the
  * parent touches the table only while SIGCHLD is blocked (see accept_client()).
+ *
+ * Global, as the stop flag is, and for the same reason: a signal handler takes no
+ * arguments, so what it shares with the code it interrupts cannot be passed to it. The
+ * handler does only async-signal-safe work here (waitpid, and reading and writing these
+ * slots); it never grows the table (realloc is not async-signal-safe), and it cannot run
+ * while the table grows, since SIGCHLD is blocked then.
  */
 static pid_t *children = NULL;
 
