@@ -103,7 +103,11 @@ def marked(mark):
     environment is gone: it is not one)."""
     needle = f"{VARIABLE}={mark}".encode()
     found = []
-    for entry in os.listdir("/proc"):
+    try:
+        entries = os.listdir("/proc")
+    except OSError:  # no /proc (a bare root without it): nothing can be found
+        return found
+    for entry in entries:
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
         try:
