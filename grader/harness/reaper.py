@@ -6,9 +6,9 @@ Ctrl-C twice, a platform's time limit), it can do nothing more, and its programs
 in a session of its own, would run on under pid 1: a server under Valgrind, a lab 7
 server's forked children.  So:
 
-- every process the grading starts carries a mark in its environment,
-  ``SOCKETS_LAB_GRADING=TOKEN`` (:func:`env`); what it forks and execs inherits it, in a
-  session of its own too;
+- every process the grading starts (the programs, the compiler, Wine's own: a persistent
+  wineserver) carries a mark in its environment, ``SOCKETS_LAB_GRADING=TOKEN``
+  (:func:`env`); what it forks and execs inherits it, in a session of its own too;
 - a small watchdog, started with the grading's first program in a session of its own
   (so that no signal for the grading's group or terminal reaches it), learns each process
   group the grading starts and each it has killed, through a pipe whose only writer is
@@ -67,15 +67,22 @@ def ended(pgid):
     _tell(f"-{pgid}\n")
 
 
-def _tell(line):
+def watching():
+    """Start the watchdog, if not yet: it will kill every process of :func:`env`'s mark."""
     global _pipe
     with _lock:
         if _pipe is None:
             _pipe = _start_watchdog()
-        if _pipe is False:
+        return _pipe
+
+
+def _tell(line):
+    with _lock:
+        pipe = watching()
+        if pipe is False:
             return
         try:
-            os.write(_pipe, line.encode())
+            os.write(pipe, line.encode())
         except OSError:  # full (the watchdog is behind) or gone: the mark still finds them
             pass
 

@@ -201,6 +201,7 @@ class Session:
         """Run one of Wine's commands to its end, quietly, spared meanwhile by run_all's kill
         after each check (held back until it is spared: Wine starts from a thread while the
         checks go on, and a command that is still becoming Wine's does not look like it)."""
+        reaper.watching()  # a persistent wineserver must not outlive a grading killed outright
         with sandbox.starting():
             command = subprocess.Popen(sandbox.prefix(LIMITS) + argv, stdin=subprocess.DEVNULL,
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
