@@ -553,11 +553,17 @@ def departed_client_is_forgotten(lab):
                f"descriptor number); A sent {show(line)}, then D sent {show(answer)}")
         want_d, want_a = [prefixed(a, line)], [prefixed(newcomer, answer)]
         if newcomer.lines() != want_d or a.lines() != want_a:
-            twice = newcomer.lines().count(prefixed(a, line)) > 1
+            copies = newcomer.lines().count(prefixed(a, line))
             alias = any(x.startswith(f"{gone.name}: ".encode()) for x in a.lines() + c.lines())
             sent = {a: [line], newcomer: [answer]}
             hint = diagnose(newcomer, sent) or diagnose(a, sent)
-            if twice:
+            if copies > 2:  # not one stale entry: the walk of the list never ends
+                hint = (f"D received the line {copies} times over: the walk of the list of "
+                        "clients never ends, so the list loops back on itself, as when a client's "
+                        "memory was used after its thread freed it (the freed struct, still in "
+                        "the list, became D's); take a client out of the list, under the mutex, "
+                        "before its thread frees it")
+            elif copies == 2:
                 hint = ("D received the line twice: B is still in the set of clients after it "
                         "left, and its descriptor number now belongs to D; take a client out of "
                         "the set when you close its socket")

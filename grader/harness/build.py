@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import threading
 
-from . import sandbox
+from . import reaper, sandbox
 
 GRADER = pathlib.Path(__file__).resolve().parent.parent
 ROOT = GRADER.parent
@@ -119,7 +119,8 @@ def compile_once(argv, src, timeout):
     try:
         # grader/run_all compiles an untrusted submission as its own user, limited (else no prefix)
         proc = subprocess.run(sandbox.prefix() + argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              timeout=timeout, stdin=subprocess.DEVNULL, cwd=str(src))
+                              timeout=timeout, stdin=subprocess.DEVNULL, cwd=str(src),
+                              env=reaper.env())  # killed with the grading (harness.reaper)
         return proc.returncode, proc.stdout.decode("utf-8", "replace").strip()
     except subprocess.TimeoutExpired:
         return -1, f"the compiler did not finish within {timeout} s"

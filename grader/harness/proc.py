@@ -3,6 +3,7 @@
 Every program is started in a process group of its own, with only descriptors
 0-2 open, and recorded in a registry; :func:`kill_all` (called by the checks'
 fixture at teardown) kills each group, so nothing a check started survives it.
+Should the grading itself be killed, :mod:`harness.reaper` kills them.
 Output is read by background threads into bounded buffers, so a program that
 floods stdout neither blocks nor eats the grader's memory.
 """
@@ -14,7 +15,7 @@ import subprocess
 import threading
 import time
 
-from . import sandbox, timing
+from . import reaper, sandbox, timing
 
 #: Bytes a program may write to each of stdout and stderr.  Past them it is killed at once
 #: and its check fails saying so (Autolab caps output the same way): a program that floods
@@ -138,11 +139,12 @@ class Program:
             self.popen = subprocess.Popen(
                 argv, stdin=subprocess.PIPE if stdin is None else stdin,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                env=env, cwd=cwd, close_fds=True, start_new_session=True)
+                env=reaper.env(env), cwd=cwd, close_fds=True, start_new_session=True)
         except OSError as exc:
             raise MachineError(f"the grader could not start `{shown}` ({exc}): an error of the "
                                "grading machine, not of your program; grade again") from exc
         self.pid = self.popen.pid
+        reaper.started(self.pid)  # killed with the grading, should the grading be killed
         self.stdout = Stream(self.popen.stdout, on_overflow=self._overflow)
         self.stderr = Stream(self.popen.stderr, on_overflow=self._overflow)
         self._stdin_thread = None
@@ -299,7 +301,8 @@ class Program:
         except (ProcessLookupError, PermissionError):
             pass
         self.close_stdin()
-        wait_exit(self.popen, 5)
+        if wait_exit(self.popen, 5) is not None:
+            reaper.ended(self.pid)
         for stream in (self.stdout, self.stderr):
             stream.wait_closed(0.5)
 

@@ -190,6 +190,12 @@ _ADDRESS = re.compile(r"^ ?Address \S+ is (.*)$")
 #: unlock, which the destroying thread waited for) is Helgrind's imprecision, not the
 #: program's: it marks the unlock's release before glibc's unlock has written the mutex.
 _HELGRIND_WRAPPER = "vgpreload_helgrind"
+#: Helgrind's own copies of the C library's memory and string functions (memcpy, strcpy...),
+#: in the same preload: an access there is the program copying its own bytes, not a pthread
+#: object's.
+_COPY_FUNCTION = re.compile(r"^(mem|str|stp|wmem|wcs|bcopy|bzero)")
+#: How gcc names a variable declared ``static`` inside a function: ``shared_line.0``.
+_FUNCTION_STATIC = re.compile(r"^(\w+)\.\d+$")
 
 
 class ThreadFinding:
@@ -197,14 +203,18 @@ class ThreadFinding:
 
     ``kind`` is "race", "lock order" or "misuse"; ``lines`` is the readable account
     (the conflicting accesses with file:line, or the two orders the locks were taken in);
-    ``unlocked`` is True when an access of a race was made with no lock held.
+    ``unlocked`` is True when an access of a race was made with no lock held;
+    ``one_for_all`` is True when the memory of a race is one variable of the program that
+    every thread uses as its own (a ``static`` inside a function, or a global that threads
+    copy bytes into and out of: a buffer), not shared data such as the client list.
     """
 
-    def __init__(self, kind, lines, key, unlocked=False):
+    def __init__(self, kind, lines, key, unlocked=False, one_for_all=False):
         self.kind = kind
         self.lines = lines
         self.key = key
         self.unlocked = unlocked
+        self.one_for_all = one_for_all
 
     def __str__(self):
         return "\n".join(self.lines)
@@ -230,7 +240,8 @@ def _where_in(stack, sources):
 
 def _access(lines, i, sources, regex):
     """One side of a race, from its header at line ``i``: (text, no lock held, index after,
-    whether the access is Helgrind's own, inside its wrapper of a pthread call)."""
+    whether the access is Helgrind's own, inside its wrapper of a pthread call, whether it
+    is a copy of bytes: memcpy, strcpy...)."""
     m = regex.match(lines[i])
     held, j = "", i + 1
     if j < len(lines) and _LOCKS.match(lines[j]):
@@ -240,20 +251,22 @@ def _access(lines, i, sources, regex):
     stack, j = _stack_at(lines, j)
     verb = "wrote" if m.group(1) == "write" else "read"
     text = f"thread #{m.group(3)} {verb} it at {_where_in(stack, sources)}"
-    wrapper = bool(stack) and _HELGRIND_WRAPPER in stack[0][1]
-    return text + (f", {held}" if held else ""), held == "holding no lock", j, wrapper
+    preloaded = bool(stack) and _HELGRIND_WRAPPER in stack[0][1]
+    copy = preloaded and bool(_COPY_FUNCTION.match(stack[0][0]))
+    return (text + (f", {held}" if held else ""), held == "holding no lock", j,
+            preloaded and not copy, copy)
 
 
 def _race(block, sources):
     """A data race block: the two accesses and what the memory is."""
     i = next(k for k, line in enumerate(block) if _RACE.match(line))
     size = _RACE.match(block[i]).group(2)
-    first, unlocked, j, wrapper = _access(block, i, sources, _RACE)
-    second, unlocked2, wrapper2 = "", False, False
-    what = ""
+    first, unlocked, j, wrapper, copy = _access(block, i, sources, _RACE)
+    second, unlocked2, wrapper2, copy2 = "", False, False, False
+    what, one_for_all = "", False
     while j < len(block):
         if _CONFLICT.match(block[j]):
-            second, unlocked2, j, wrapper2 = _access(block, j, sources, _CONFLICT)
+            second, unlocked2, j, wrapper2, copy2 = _access(block, j, sources, _CONFLICT)
             second = second.replace(" it at ", " it before, at ", 1)
             continue
         address = _ADDRESS.match(block[j])
@@ -269,14 +282,21 @@ def _race(block, sources):
                         f"at {_where_in(stack, sources)}")
             elif "data symbol" in desc:
                 symbol = re.search(r'data symbol "([^"]*)"', desc)
-                what = f"the global `{symbol.group(1)}`" if symbol else "a global variable"
+                name = symbol.group(1) if symbol else ""
+                static = _FUNCTION_STATIC.match(name)
+                if static:
+                    what = (f"`{static.group(1)}`, declared static inside a function (one "
+                            "variable for every thread)")
+                else:
+                    what = f"the global `{name}`" if name else "a global variable"
+                one_for_all = bool(static) or copy or copy2
         j += 1
     if wrapper or wrapper2:
         return None  # inside a pthread object, seen by Helgrind's wrapper: see _HELGRIND_WRAPPER
     lines = [f"a data race on {size} bytes" + (f" of {what}" if what else "") + ":",
              "  " + first] + (["  " + second] if second else [])
     return ThreadFinding("race", lines, (first.split(" at ")[-1], second.split(" at ")[-1]),
-                         unlocked or unlocked2)
+                         unlocked or unlocked2, one_for_all)
 
 
 def _lock_order(block, sources):
@@ -343,9 +363,16 @@ def _split(lines):
 def thread_hint(findings):
     """The hint the Helgrind findings point to (each kind of problem its own advice)."""
     kinds = {f.kind for f in findings}
+    races = [f for f in findings if f.kind == "race"]
+    shared = [f for f in races if not f.one_for_all]
     hints = []
-    if "race" in kinds:
-        if any(f.unlocked for f in findings):
+    if len(shared) < len(races):
+        hints.append("every client thread uses one and the same variable as if it were its own "
+                     "(a static or global buffer, or its count): what belongs to one client, such "
+                     "as the line it is receiving, goes in that client's struct or in its "
+                     "thread's local variables, so that each thread has its own")
+    if shared:
+        if any(f.unlocked for f in shared):
             hints.append("two threads touch the same data and at least one holds no lock: take "
                          "the mutex around every read and write of the shared client list (adding, "
                          "removing, walking it to relay) and of anything else threads share")

@@ -31,7 +31,7 @@ import shutil
 import subprocess
 import threading
 
-from . import proc, sandbox, timing
+from . import proc, reaper, sandbox, timing
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 #: The mingw-w64 cross compiler for 64-bit Windows (Debian: gcc-mingw-w64-x86-64).
@@ -201,10 +201,11 @@ class Session:
         """Run one of Wine's commands to its end, quietly, spared meanwhile by run_all's kill
         after each check (held back until it is spared: Wine starts from a thread while the
         checks go on, and a command that is still becoming Wine's does not look like it)."""
+        reaper.watching()  # a persistent wineserver must not outlive a grading killed outright
         with sandbox.starting():
             command = subprocess.Popen(sandbox.prefix(LIMITS) + argv, stdin=subprocess.DEVNULL,
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                       env=self._process_env(), start_new_session=True)
+                                       env=reaper.env(self._process_env()), start_new_session=True)
             sandbox.spare_session(command.pid)
         try:
             code = proc.wait_exit(command, timeout)

@@ -142,3 +142,52 @@ def test_glibc_thread_block_is_not_a_leak():
            "   by 0x48F11F4: start_thread (pthread_create.c:442)"]
     findings = valgrind.parse(log)
     assert [(f.kind, f.where) for f in findings] == [("leak", "thread_chat_server.c:595 (client_main)")]
+
+
+#: lab 9's mutant whose client threads share one line buffer and its count (statics inside
+#: take_bytes): the count races in take_bytes itself, the buffer inside Helgrind's memmove.
+ONE_BUFFER = """\
+----------------------------------------------------------------
+
+Possible data race during write of size 8 at 0x10E1E8 by thread #2
+Locks held: none
+   at 0x10AF87: take_bytes (thread_chat_server.c:524)
+   by 0x10B0ED: chat (thread_chat_server.c:560)
+
+This conflicts with a previous write of size 8 by thread #3
+Locks held: none
+   at 0x10AF87: take_bytes (thread_chat_server.c:524)
+   by 0x10B0ED: chat (thread_chat_server.c:560)
+ Address 0x10e1e8 is 0 bytes inside data symbol "shared_used.1"
+
+----------------------------------------------------------------
+
+Possible data race during read of size 1 at 0x10E200 by thread #2
+Locks held: none
+   at 0x4851DD0: memmove (in /usr/libexec/valgrind/vgpreload_helgrind-amd64-linux.so)
+   by 0x10AFF5: take_bytes (thread_chat_server.c:527)
+
+This conflicts with a previous write of size 2 by thread #3
+Locks held: none
+   at 0x4851DA3: memmove (in /usr/libexec/valgrind/vgpreload_helgrind-amd64-linux.so)
+   by 0x10AF78: take_bytes (thread_chat_server.c:523)
+ Address 0x10e200 is 0 bytes inside data symbol "shared_line.0"
+"""
+
+
+def test_a_buffer_every_thread_shares_is_not_the_client_list():
+    findings = valgrind.parse_helgrind(ONE_BUFFER.splitlines(), {"thread_chat_server.c"})
+    assert [f.one_for_all for f in findings] == [True, True]  # a copy by memmove is the program's
+    assert str(findings[1]).splitlines() == [
+        "a data race on 1 bytes of `shared_line`, declared static inside a function (one "
+        "variable for every thread):",
+        "  thread #2 read it at thread_chat_server.c:527 (take_bytes), holding no lock",
+        "  thread #3 wrote it before, at thread_chat_server.c:523 (take_bytes), holding no lock"]
+    hint = valgrind.thread_hint(findings)
+    assert "each thread has its own" in hint and "client list" not in hint
+
+
+def test_the_client_list_and_a_shared_buffer_get_both_hints():
+    both = RACE.splitlines() + ONE_BUFFER.splitlines()
+    hint = valgrind.thread_hint(valgrind.parse_helgrind(both, {"thread_chat_server.c"}))
+    assert "each thread has its own" in hint and "shared client list" in hint
