@@ -159,6 +159,24 @@ def _fds(pid, listening):
     return sorted(fds, key=lambda f: f.number)
 
 
+def socket_inodes(pid):
+    """The inodes of the sockets ``pid`` holds open now (empty once it has ended)."""
+    return {fd.inode for fd in _fds(pid, {}) if fd.is_socket}
+
+
+def holders(inodes):
+    """The live processes that still hold one of the sockets ``inodes`` open.
+
+    Told by the socket itself, not by its port: another program may bind the same port
+    the moment it is free (a port number is evidence of nothing once its socket is gone).
+    """
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and socket_inodes(entry) & inodes:
+            found.append(int(entry))
+    return found
+
+
 def _syscall(pid):
     text = _read(f"/proc/{pid}/syscall")
     if not text or not text.split()[0].isdigit():
