@@ -193,7 +193,12 @@ class Run:
         if windows_labs() & set(labs) and self.wine_template is not None:
             extra["GRADER_WINE_TEMPLATE"] = str(self.wine_template)
         argv = self.isolation.wrap(grade, self.tmp, src, self.masks, self.python, self.kit)
-        limit = LAB_TIMEOUT * len(labs) * self.scale
+        # grade.py stretches its own deadlines (each check's, the lab's budget) by the slowness
+        # it measures when it starts, up to timing.MOST: a limit stretched by the run's scale,
+        # measured earlier, could come first (seen: two runs started together, the budget at
+        # x2.1 and this limit at x1.03) and take from a grading the checks it had finished.
+        # This limit is the net for a grader that hangs; it must never come before them.
+        limit = LAB_TIMEOUT * len(labs) * timing.MOST
         by_deadline = left is not None and left - 5 < limit
         if by_deadline:
             limit = left - 5
