@@ -17,7 +17,6 @@ import os
 import pathlib
 import signal
 import socket
-import time
 import traceback
 
 import pytest
@@ -31,8 +30,10 @@ from harness.results import FAILED, PASSED, SKIPPED, CheckResult, LabResult
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 #: A check that runs longer than this is stopped and scores 0 (seconds, before scaling).
 DEFAULT_DEADLINE = 10.0
-#: All checks of one lab together; past this the remaining checks are not run.
-LAB_BUDGET = 50.0
+#: Checks of one lab that may run into their deadline; past this many the remaining checks
+#: are not run.  Counted, not timed: which checks run never depends on how busy the machine
+#: is (a budget in seconds cut off the last checks of one grading and not of another).
+LAB_TIMEOUTS = 3
 
 
 def pytest_addoption(parser):
@@ -43,8 +44,8 @@ def pytest_addoption(parser):
     group.addoption("--build-root", default=None, help="where to build (default build/<impl>)")
     group.addoption("--checklist", action="store_true", help="print the student's checklist")
     group.addoption("--results-json", default=None, help="write the results to this file")
-    group.addoption("--lab-budget", type=float, default=LAB_BUDGET,
-                    help="seconds all checks of a lab may take together")
+    group.addoption("--lab-timeouts", type=int, default=LAB_TIMEOUTS,
+                    help="checks of a lab that may time out before the rest are not run")
 
 
 @dataclasses.dataclass
@@ -53,7 +54,7 @@ class State:
 
     labs: dict = dataclasses.field(default_factory=dict)       # number -> Lab, built
     results: dict = dataclasses.field(default_factory=dict)    # number -> {check: CheckResult}
-    started: dict = dataclasses.field(default_factory=dict)    # number -> its first check's start
+    timeouts: dict = dataclasses.field(default_factory=dict)   # number -> its checks timed out
     complete: set = dataclasses.field(default_factory=set)     # the labs whose checks all ran
     early: dict = dataclasses.field(default_factory=dict)      # module -> {check: early run}
 
@@ -182,13 +183,12 @@ class CheckTimeout(CheckFailed):
 def pytest_runtest_call(item):
     config = item.config
     number = lab_number(item)
-    started = state(config).started.setdefault(number, time.monotonic())
-    budget = timing.seconds(config.getoption("--lab-budget"))
-    if time.monotonic() - started > budget:
-        item.obj = _budget_exceeded(budget)
+    timed_out = state(config).timeouts
+    most = config.getoption("--lab-timeouts")
+    if timed_out.get(number, 0) >= most:
+        item.obj = _too_many_timeouts(most)
     mark = item.get_closest_marker("deadline")
     limit = timing.seconds(mark.args[0] if mark else DEFAULT_DEADLINE)
-    limit = min(limit, max(1.0, budget - (time.monotonic() - started) + 1))
 
     def on_alarm(_signum, _frame):
         raise CheckTimeout(f"ran the check `{check_name(item)}`",
@@ -198,17 +198,19 @@ def pytest_runtest_call(item):
     previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, limit)
     try:
-        yield
+        outcome = yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+    if isinstance(outcome.excinfo and outcome.excinfo[1], CheckTimeout):
+        timed_out[number] = timed_out.get(number, 0) + 1
 
 
-def _budget_exceeded(budget):
+def _too_many_timeouts(most):
     def not_run(*_args, **_kwargs):
         raise CheckFailed("did not run this check",
-                          got=f"the lab's time budget ({budget:.0f} s) was used up by earlier "
-                              "checks that timed out",
+                          got=f"{most} checks of this lab had already timed out, so the rest "
+                              "are not run",
                           hint="fix the checks that timed out first")
     return not_run
 

@@ -22,7 +22,8 @@ from . import isolation
 GRADER = pathlib.Path(__file__).resolve().parent.parent
 ROOT = GRADER.parent
 
-#: Seconds a lab's checks may take together (grader/checks/conftest.py LAB_BUDGET) plus its build.
+#: Seconds a lab's grading may take (before its stretch): its checks, each within its own
+#: deadline (grader/checks/conftest.py), and its build.
 LAB_TIMEOUT = 50.0 + 40.0
 #: What a lab of the reference costs, in seconds of one core, to share a submission's labs
 #: fairly between gradings when there are more jobs than submissions (the registry's costs).
@@ -193,7 +194,7 @@ class Run:
         if windows_labs() & set(labs) and self.wine_template is not None:
             extra["GRADER_WINE_TEMPLATE"] = str(self.wine_template)
         argv = self.isolation.wrap(grade, self.tmp, src, self.masks, self.python, self.kit)
-        # grade.py stretches its own deadlines (each check's, the lab's budget) by the slowness
+        # grade.py stretches its own deadlines (each check's) by the slowness
         # it measures when it starts, up to timing.MOST: a limit stretched by the run's scale,
         # measured earlier, could come first (seen: two runs started together, the budget at
         # x2.1 and this limit at x1.03) and take from a grading the checks it had finished.
