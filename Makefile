@@ -13,7 +13,7 @@ REGISTRY := python3 grader/harness/registry.py
 LABS = $(shell $(REGISTRY) numbers 2>/dev/null)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-core setup-windows setup-docs grade test test-hints \
+.PHONY: help setup setup-core setup-windows setup-docs grade test \
         skeletons docs docs-student clean dist-student gradescope autolab prairielearn inginious \
         platform-check bench
 
@@ -43,9 +43,6 @@ grade: setup ## grade every lab (IMPL=labs or solutions)
 
 test: setup ## the kit's own test suite (solutions, skeletons, mutants, harness)
 	@$(PYTHON) -m pytest
-
-test-hints: setup ## every mutant graded on its whole lab: its own hint, and no other mutant's (slow)
-	@HINT_ISOLATION=1 $(PYTHON) -m pytest grader/tests/test_hints.py
 
 bench: setup ## how fast run_all grades: 20 copies of the solutions with --jobs 2, then one on a 768 MB core
 	@$(PYTHON) tools/bench.py

@@ -11,8 +11,9 @@ Each mutant is one file ``grader/mutants/labN/NAME.toml``::
     old = "..."                          # must occur exactly once in the solution
     new = "..."
 
-``grader/tests/test_labs.py`` builds every mutant, runs its checks and
-asserts each named check fails with the hint.
+``grader/tests/test_labs.py`` grades every mutant on its whole lab and asserts each
+named check fails with the hint; ``grader/tests/test_hints.py``, that no other mutant's
+hint reaches it.
 """
 import pathlib
 import shutil

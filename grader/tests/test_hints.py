@@ -1,9 +1,11 @@
 """Each mutant gets its own hint, and no other mutant's: hints follow the evidence.
 
-Every mutant (grader/mutants) is graded on its whole lab, as a student would be, and
-its checklist is read:
+Every mutant (grader/mutants) is graded on its whole lab, as a student would be (once per
+session, and read by grader/tests/test_labs.py too: ``graded_mutant`` in
+grader/tests/conftest.py), and its checklist is read:
 
-- each check the mutant names fails with the mutant's hint text;
+- each check the mutant names fails with the mutant's hint text (test_labs.py's assertion,
+  here the ground on which the next one stands);
 - no hint text of another mutant of the same lab appears in any hint of the checklist: a
   hint written for one mistake (NUL padding, a small backlog) never reaches a student
   whose program shows another.  (Titles and evidence may name anything: a check about
@@ -14,13 +16,11 @@ edits has that mistake too, and may get its hint.  Two mutants of a lab must
 therefore have hint texts that are neither equal nor one inside the other (the first
 test says which), so that each text names one mistake only.
 """
-import os
-
 import pytest
 
 from harness.mutants import all_mutants
 
-from test_labs import MUTANTS, WITH_CHECKS
+from test_labs import MUTANTS, WITH_CHECKS, assert_fails_with_its_hint
 
 
 def contains(mutant, other):
@@ -57,28 +57,15 @@ def test_hint_texts_name_one_mistake_each(lab):
     assert clashes == [], f"lab {lab}: hint texts that do not tell two mistakes apart: {clashes}"
 
 
-#: Grading every mutant on its whole lab takes about 20 minutes on 2 cores: `make test-hints`
-#: runs it (HINT_ISOLATION=1); `make test` checks each mutant on its own checks (test_labs.py).
-WHOLE_LAB = pytest.mark.skipif(not os.environ.get("HINT_ISOLATION"),
-                               reason="every mutant on its whole lab: make test-hints")
-
-
-@WHOLE_LAB
 @pytest.mark.parametrize("mutant", MUTANTS)
 def test_mutant_gets_its_own_hint_only(mutant, graded_mutant):
     graded = graded_mutant(mutant)
-    report = graded.stdout
-    assert "internal error" not in report and "Traceback" not in report, report
-    for name in mutant.fails:
-        assert name in graded.checks, f"{mutant.id}: no check named {name}"
-        check = graded.checks[name]
-        assert check.status == "failed", f"{mutant.id} passed {name}: {mutant.mistake}"
-        assert mutant.hint in check.output, (
-            f"{mutant.id}: {name} failed without the hint {mutant.hint!r}:\n{report}")
-    hints = hint_blocks(report)
+    assert_fails_with_its_hint(mutant, graded)
+    hints = hint_blocks(graded.stdout)
     foreign = [f"{other.name}'s {other.hint!r}" for other in rivals(mutant)
                if other.hint in hints]
-    assert foreign == [], f"{mutant.id} ({mutant.mistake}) got other mistakes' hints: {foreign}\n{report}"
+    assert foreign == [], (f"{mutant.id} ({mutant.mistake}) got other mistakes' hints: {foreign}\n"
+                           f"{graded.stdout}")
 
 
 #: Valgrind's report of a send from a buffer never filled: its top frame is the C library's.

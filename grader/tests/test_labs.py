@@ -3,9 +3,10 @@
 - every reference solution scores 100/100, and each lab's points add up to 100;
 - every untouched skeleton fails with a readable checklist, and is what
   tools/skeletons.py generates from its solution;
-- every mutant (grader/mutants) fails the checks it names, with its hint (graded on those
-  checks only, which is quick); that no other mutant's hint reaches it is
-  grader/tests/test_hints.py's, which grades each mutant on its whole lab;
+- every mutant (grader/mutants), graded on its whole lab as a student would be, fails the
+  checks it names, with its hint; that no other mutant's hint reaches it is
+  grader/tests/test_hints.py's, which reads the same grading (each mutant is graded once per
+  session, several at a time: ``graded_mutant`` in grader/tests/conftest.py);
 - every check has at least one mutant that proves it can fail.
 """
 import subprocess
@@ -83,15 +84,19 @@ def test_every_check_has_a_mutant(lab, solution_results):
     assert unproven == [], f"lab {lab}: checks that no mutant proves can fail: {unproven}"
 
 
-@pytest.mark.parametrize("mutant", MUTANTS)
-def test_mutant_fails_its_check_with_its_hint(mutant, tmp_path):
-    impl = tmp_path / "impl"
-    mutant.apply(impl)
-    graded = grade(mutant.lab, impl, tmp_path, checks=mutant.fails)
-    assert "internal error" not in graded.stdout, graded.stdout
+def assert_fails_with_its_hint(mutant, graded):
+    """``graded`` (the grading of ``mutant``) is a checklist, without an internal error, where
+    each check the mutant names failed and showed the mutant's hint."""
+    report = graded.stdout
+    assert "internal error" not in report and "Traceback" not in report, report
     for name in mutant.fails:
         assert name in graded.checks, f"{mutant.id}: no check named {name}"
         check = graded.checks[name]
-        assert check.status == "failed", f"{mutant.id} passed {name}: {mutant.mistake}"
+        assert check.status == "failed", f"{mutant.id} passed {name}: {mutant.mistake}\n{report}"
         assert mutant.hint in check.output, (
-            f"{mutant.id}: {name} failed without the hint {mutant.hint!r}:\n{check.output}")
+            f"{mutant.id}: {name} failed without the hint {mutant.hint!r}:\n{report}")
+
+
+@pytest.mark.parametrize("mutant", MUTANTS)
+def test_mutant_fails_its_check_with_its_hint(mutant, graded_mutant):
+    assert_fails_with_its_hint(mutant, graded_mutant(mutant))
