@@ -324,9 +324,14 @@ def closed_line_counts_every_byte(lab):
         client.send(piece)
         if client.recv_exact(len(piece), 5) != piece:
             client.close()
+            # Ended, rather than echoing wrongly?  (Waited on only here, on the way to a fail.)
+            status = server.wait(timing.seconds(0.5))
+            ended = None if status is None else (
+                f"the server ended ({proc.describe_status(status)}) during a second client's "
+                "session, before echoing it: it must serve client after client")
             fail(f"sent {len(piece)} bytes to `{server.shown}` and read the echo",
                  expected="the same bytes back", got=show(bytes(client.received)),
-                 stderr=server.err(), hint=stderr_hint(server.err())
+                 stderr=server.err(), hint=stderr_hint(server.err()) or ended
                  or echo_hint(piece, bytes(client.received), client.eof))
         client.received.clear()
     client.shutdown_write()

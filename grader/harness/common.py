@@ -364,8 +364,10 @@ def expect_survives_injected_error(lab, name, calls, error, line, did, serve, hi
     server.stderr.wait_until(lambda data: line.encode() in data, timing.seconds(2))
     if server.poll() is not None or line.encode() not in server.err():
         ended = server.poll() is not None
-        if ended and line.encode() in server.err() and b"Bad file descriptor" in server.err():
-            # It went on after the injected error, then failed on a socket it had closed itself.
+        if ended and line.encode() in server.err():
+            # It reported the injected error and served the next client, then ended: on a
+            # socket it had closed itself, or after that client (seen: a server that stops
+            # after one client, caught on its way out or not, depending on the machine's load).
             hint = stopped_serving_hint(server, port) or hint
         if ended:
             hint = next((h for seen, h in (ended_by or {}).items() if seen in server.err()), hint)
