@@ -254,7 +254,24 @@ def _access(lines, i, sources, regex):
     preloaded = bool(stack) and _HELGRIND_WRAPPER in stack[0][1]
     copy = preloaded and bool(_COPY_FUNCTION.match(stack[0][0]))
     return (text + (f", {held}" if held else ""), held == "holding no lock", j,
-            preloaded and not copy, copy)
+            (preloaded and not copy) or _in_pthread_call(stack, sources), copy)
+
+
+#: The C library's own functions behind a pthread call (glibc's names for them).
+_PTHREAD_FUNCTION = re.compile(r"^(__)?pthread_|^__?lll_|^mutex_\w*WRK$")
+
+
+def _in_pthread_call(stack, sources):
+    """True when the access was made inside a pthread call the program made (a frame of the
+    C library's pthread code, or of Helgrind's wrapper of it, above the program's own): its
+    memory is the pthread object's, as in the unlock and the destroy that follows it."""
+    for func, place in stack:
+        if place.split(":")[0] in sources:
+            return False
+        if _PTHREAD_FUNCTION.match(func) or (_HELGRIND_WRAPPER in place
+                                             and not _COPY_FUNCTION.match(func)):
+            return True
+    return False
 
 
 def _race(block, sources):
