@@ -212,11 +212,16 @@ def test_a_grading_stopped_by_the_deadline_keeps_the_labs_it_finished(tmp_path):
     (sub / "lab2").mkdir()
     (sub / "lab2" / "bind_server.c").write_text(  # every check of lab 2 waits for it in vain
         "#include <unistd.h>\nint main(void) { for (;;) pause(); }\n")
-    started = time.monotonic()
+    started, wall = time.monotonic(), time.time()
     proc = run_all("--out", tmp_path / "out", "--labs", "1,2", "--jobs", "1", "--deadline", "16",
                    "--checks", "tcp_by_default or test_lab2", sub)
     assert proc.returncode == 0, proc.stderr
-    assert time.monotonic() - started < 16 + 5
+    # The results a platform reads are written by the deadline (run_all stops the gradings 5 s
+    # before it); the class report and the table may follow (platforms set the deadline well
+    # inside their own time-out: Gradescope's run_autograder 480 s of 600).
+    written = (tmp_path / "out" / "halfway" / "results.json").stat().st_mtime - wall
+    assert written < 16 + 3, f"results.json written {written:.1f} s after the start"
+    assert time.monotonic() - started < 16 + 15
     results = json.loads((tmp_path / "out" / "halfway" / "results.json").read_text())
     scores = {t["tags"][0]: t["score"] for t in results["tests"]}
     assert scores == {"lab1": 15, "lab2": 0}, results
