@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from harness import reaper
+from harness import reaper, timing
 
 from conftest import GRADER, ROOT
 from test_hang import HANG, processes_running
@@ -51,7 +51,8 @@ int main(void)
 #: How long to wait for a grading to start its programs (it builds them first), and for
 #: what it left to be gone once it was killed.
 START, GONE = 60.0, 10.0
-#: When a grading of programs that hang times out: mid-check (each check waits 10 s for them).
+#: When a grading of programs that hang times out: mid-check (each check waits 10 s for them),
+#: stretched by this machine's measured slowness (a loaded machine builds them later).
 HUNG = 10.0
 
 
@@ -141,10 +142,10 @@ def test_a_grading_that_times_out_is_killed_whole(tmp_path, leftovers):
     try:
         with pytest.raises(subprocess.TimeoutExpired):
             reaper.run([sys.executable, str(GRADER / "grade.py"), "3", "--impl", str(impl),
-                        "--build-root", str(build)], timeout=HUNG, cwd=ROOT,
+                        "--build-root", str(build)], timeout=timing.seconds(HUNG), cwd=ROOT,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         assert leftovers(build) == [], "reaper.run raised before the grading was all killed"
     finally:
         done.set()
         watcher.join()
-    assert seen, f"the grading started no program within {HUNG} s: the test proved nothing"
+    assert seen, f"the grading started no program within {timing.seconds(HUNG):.0f} s: the test proved nothing"
