@@ -57,6 +57,14 @@ def warning_hint(lab, text):
                                 "a missing header, a wrong type). Fix them all.")
 
 
+def first_of(findings, most):
+    """The first ``most`` findings as text, then how many more there were (if any)."""
+    shown = [str(f) for f in findings[:most]]
+    if len(findings) > most:
+        shown.append(f"... and {len(findings) - most} more")
+    return shown
+
+
 def valgrind_clean(program, status, what, role="program"):
     """Fail when Valgrind reported an error, a leak, or a descriptor left open.
 
@@ -66,9 +74,7 @@ def valgrind_clean(program, status, what, role="program"):
     log = program.valgrind_log()
     findings = valgrind.parse(log, sources={program.source} if program.source else ())
     if findings:
-        shown = [str(f) for f in findings[:8]]
-        if len(findings) > 8:
-            shown.append(f"... and {len(findings) - 8} more")
+        shown = first_of(findings, 8)
         fail(f"ran {what} under Valgrind (`valgrind --leak-check=full --track-fds=yes`)",
              expected="no memory error, no leak, no descriptor other than 0-2 open at exit",
              got="\n".join(shown), hint=valgrind.hint_for(findings, role),
@@ -88,9 +94,7 @@ def helgrind_clean(program, what, sources, status=None):
     With ``status``, the program must also have exited 0."""
     findings = valgrind.parse_helgrind(program.valgrind_log(), set(sources))
     if findings:
-        shown = [str(f) for f in findings[:3]]
-        if len(findings) > 3:
-            shown.append(f"... and {len(findings) - 3} more")
+        shown = first_of(findings, 3)
         fail(f"ran {what} under Helgrind (`valgrind --tool=helgrind`)",
              expected="no data race, no lock-order problem, no misused thread call",
              got="\n".join(shown), hint=valgrind.thread_hint(findings), stderr=program.err())
