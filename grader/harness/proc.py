@@ -7,11 +7,14 @@ Should the grading itself be killed, :mod:`harness.reaper` kills them.
 Output is read by background threads into bounded buffers, so a program that
 floods stdout neither blocks nor eats the grader's memory.
 """
+import fcntl
 import os
 import re
 import select
 import signal
+import struct
 import subprocess
+import termios
 import threading
 import time
 
@@ -53,14 +56,23 @@ class Stream:
         self.overflowed = False
         self._cap = cap
         self._on_overflow = on_overflow
+        self._idle = False
         self._cond = threading.Condition()
+        self._fd = pipe.fileno()
         self._thread = threading.Thread(target=self._pump, args=(pipe,), daemon=True)
         self._thread.start()
 
     def _pump(self, pipe):
+        fd = pipe.fileno()
         try:
             while True:
-                chunk = pipe.read1(65536) if hasattr(pipe, "read1") else pipe.read(65536)
+                with self._cond:
+                    self._idle = True  # waiting for bytes: everything read so far is in data
+                    self._cond.notify_all()
+                select.select([fd], [], [])
+                with self._cond:
+                    self._idle = False
+                chunk = os.read(fd, 65536)
                 if not chunk:
                     break
                 with self._cond:
@@ -99,6 +111,25 @@ class Stream:
         """Wait for end of file on the pipe; return True when it came."""
         self.wait_until(lambda _data: False, timeout)
         return self.closed
+
+    def drain(self, writers_alive, timeout):
+        """Once the program has exited: wait until everything written to the pipe so far is
+        in :attr:`data`, that is, end of file, or (once ``writers_alive()`` is false) an
+        empty pipe with the reader waiting.  A process that left the program's group (a
+        daemon it started) may hold the pipe open for ever; its silence costs no time."""
+        deadline = timing.Deadline(timeout)
+        with self._cond:
+            while not self.closed and not deadline.expired():
+                if self._idle and not writers_alive() and self._unread() == 0:
+                    return
+                self._cond.wait(min(deadline.left(), 0.02))
+
+    def _unread(self):
+        """Bytes waiting in the pipe, not read yet (0 once it is closed)."""
+        try:
+            return struct.unpack("i", fcntl.ioctl(self._fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+        except (OSError, ValueError):
+            return 0
 
     def bytes(self):
         with self._cond:
@@ -236,8 +267,7 @@ class Program:
         code = self.popen.poll()
         if code is not None and not self._drained:
             self._drained = True
-            self.stdout.wait_closed(1.0)
-            self.stderr.wait_closed(1.0)
+            self._drain()
         return code
 
     def wait(self, timeout):
@@ -249,9 +279,24 @@ class Program:
         code = wait_exit(self.popen, timeout)
         if code is None:
             return None
-        self.stdout.wait_closed(1.0)
-        self.stderr.wait_closed(1.0)
+        self._drain()
         return code
+
+    def _group_alive(self):
+        """True while a process of the program's group lives on (a child it forked)."""
+        try:
+            os.killpg(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def _drain(self):
+        """Read in what the exited program wrote last.  Its children (same group) get a
+        moment to finish writing; a daemon that left the group is not waited for."""
+        for stream in (self.stdout, self.stderr):
+            stream.drain(self._group_alive, timing.seconds(1.0))
 
     def wait_blocked(self, timeout=2.0):
         """Wait until the program sleeps in a system call (state S in /proc/PID/stat).
