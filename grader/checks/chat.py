@@ -59,22 +59,43 @@ def start(lab, *args, **kw):
     return server, Room(port)
 
 
-def join(server, room, count, timeout=3.0, stalled=None, **kw):
+def join(server, room, count, timeout=3.0, stalled=None, at_once=False, **kw):
     """``count`` participants connected to ``server`` and in the room (its `connection from`
     line printed for each); fails the check, saying why, when they cannot join (``stalled``:
-    the hint when the server, alive, took none of them)."""
+    the hint when the server, alive, took none of them).
+
+    They join one at a time, each in the room before the next connects, so what a check
+    sees never depends on how the server's threads happened to be scheduled (a thread that
+    holds the mutex in recv() locks out the second client every time, not now and then) nor
+    on the listen backlog.  ``at_once`` connects them all together (a burst: the backlog
+    is what is checked)."""
+    if at_once:
+        return _join(server, room, count, timeout, stalled, [], **kw)
+    members = []
+    for _ in range(count):
+        members += _join(server, room, 1, timeout, stalled, members, **kw)
+    return members
+
+
+def _join(server, room, count, timeout, stalled, before, **kw):
+    """``count`` more participants, at once, beside ``before`` (in the room already)."""
     try:
         members = room.join(count, timeout=timeout, **kw)
     except OSError as exc:
         status = server.poll()
         fail(f"connected {count} client(s) to `{server.shown}` on the port it printed "
-             f"({room.port})", expected="the connections accepted",
+             f"({room.port})" + in_room_already(before), expected="the connections accepted",
              got=f"{exc}" + (f"; the server: {proc.describe_status(status)}"
                              if status is not None else ""), stderr=server.err(),
              hint=("print the port getsockname() reports, through ntohs()"
                    if isinstance(exc, ConnectionRefusedError) and status is None else None))
-    expect_joined(server, members, timeout, stalled)
+    expect_joined(server, members, timeout, stalled, before)
     return members
+
+
+def in_room_already(before):
+    """How many clients were in the room already, for a report ("" for none)."""
+    return f", with {len(before)} in the room already" if before else ""
 
 
 def name_of(client):
@@ -90,8 +111,9 @@ class StandIn:
         self.name = name_of(client)
 
 
-def expect_joined(server, members, timeout=3.0, stalled=None):
-    """Wait until the server printed `connection from NAME` for each of ``members``."""
+def expect_joined(server, members, timeout=3.0, stalled=None, before=()):
+    """Wait until the server printed `connection from NAME` for each of ``members`` (joining
+    beside ``before``, in the room already)."""
     want = {f"connection from {name_of(p)}" for p in members}
 
     def all_there(data):
@@ -99,17 +121,17 @@ def expect_joined(server, members, timeout=3.0, stalled=None):
     if not server.stdout.wait_until(all_there, timing.seconds(timeout)):
         seen = [line for line in server.lines() if line.startswith("connection from")]
         mine = [line for line in seen if line in want]
-        fail(f"connected {len(members)} client(s) to `{server.shown}`",
+        fail(f"connected {len(members)} client(s) to `{server.shown}`" + in_room_already(before),
              expected=f"`connection from IP:PORT` for each, within {timeout:g} s "
                       f"(first: `connection from {name_of(members[0])}`)",
              got=f"{len(mine)} of them" + (f"; its last such line: {show(seen[-1])}"
                                             if seen and len(mine) < len(seen) else ""),
              stderr=server.err(),
              hint=stalled if stalled and len(mine) < len(members) and server.poll() is None
-             else joined_hint(server, members, seen, mine))
+             else joined_hint(server, members, seen, mine, before))
 
 
-def joined_hint(server, members, seen, mine):
+def joined_hint(server, members, seen, mine, before=()):
     """Why the server did not report every client: it ended, a wrong address, too few taken."""
     if stderr_hint(server.err()):
         return stderr_hint(server.err())
@@ -119,6 +141,10 @@ def joined_hint(server, members, seen, mine):
     mine_ports = {int(name_of(p).rsplit(":", 1)[1]) for p in members}
     if ports and not ports & mine_ports and ports & {net.swapped(p) for p in mine_ports}:
         return "the client's port is byte-swapped: print ntohs(addr.sin_port)"
+    if before and not mine:
+        return (f"the server took {len(before)} client(s), then not the next one while they "
+                "stayed connected and silent: go on accepting newcomers whatever the clients "
+                "already in the room do (never wait for one of them)")
     if mine and len(mine) < len(members):
         return (f"the server took only {len(mine)} of the {len(members)} clients: keep accepting "
                 "while clients are connected; the table of clients must hold at least 100 "
@@ -331,7 +357,7 @@ def hundred_clients(lab):
                  expected="SOMAXCONN (a burst of 100 connections must not wait for retries)",
                  got=f"a backlog of {backlog}", stderr=server.err(),
                  hint="listen(fd, SOMAXCONN): lab 3's backlog of 5 was a lesson of lab 3")
-        members = join(server, room, 100, timeout=5)
+        members = join(server, room, 100, timeout=5, at_once=True)
         line = b"one for all\n"
         members[0].send(line)
         want = prefixed(members[0], line)
