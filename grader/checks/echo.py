@@ -592,11 +592,22 @@ def client_server_closes_early(lab):
              got=f"{proc.describe_status(status)}; stderr {show(err)}"
              + ("; the client closed its socket after the 3 bytes, before the server hung up"
                 if getattr(fake, "client_closed_first", False) else ""),
-             hint="the client stopped reading after 3 of the 12 bytes: one read() is not one "
-                  "line, keep reading until all the bytes you sent came back"
-             if getattr(fake, "client_closed_first", False) else
-             "read() returning 0 before all bytes came back means the server is gone: "
-             "say so on stderr and exit 1 (do not loop forever, do not exit 0)")
+             hint=early_close_hint(fake, status, err))
+
+
+def early_close_hint(fake, status, err):
+    """The likely mistake of a client that did not report a server closing early."""
+    if getattr(fake, "client_closed_first", False):
+        return ("the client stopped reading after 3 of the 12 bytes: one read() is not one "
+                "line, keep reading until all the bytes you sent came back")
+    if status == 1 and not err.strip():
+        return ("exit status 1 is right, but stderr stayed empty: print `server closed the "
+                "connection` (a line of its own) before you exit")
+    if status == 1:
+        return ("exit status 1 is right, but stderr lacks the line `server closed the "
+                "connection` (exactly that, a line of its own)")
+    return ("read() returning 0 before all bytes came back means the server is gone: "
+            "say so on stderr and exit 1 (do not loop forever, do not exit 0)")
 
 
 def client_usage_errors(lab):
