@@ -64,17 +64,27 @@ def join(server, room, count, timeout=3.0, stalled=None, at_once=False, **kw):
     line printed for each); fails the check, saying why, when they cannot join (``stalled``:
     the hint when the server, alive, took none of them).
 
-    They join one at a time, each in the room before the next connects, so what a check
-    sees never depends on how the server's threads happened to be scheduled (a thread that
-    holds the mutex in recv() locks out the second client every time, not now and then) nor
-    on the listen backlog.  ``at_once`` connects them all together (a burst: the backlog
-    is what is checked)."""
+    They join one at a time, each once the server has settled (every thread of it asleep,
+    the one just created for the last newcomer too) and is in the room before the next
+    connects, so what a check sees never depends on how the server's threads happened to
+    be scheduled (a thread that holds the mutex in recv() locks out the second client every
+    time, not now and then) nor on the listen backlog.  ``at_once`` connects them all
+    together (a burst: the backlog is what is checked)."""
     if at_once:
         return _join(server, room, count, timeout, stalled, [], **kw)
     members = []
     for _ in range(count):
+        settle(server, room)
         members += _join(server, room, 1, timeout, stalled, members, **kw)
     return members
+
+
+def settle(server, room, timeout=1.0):
+    """Pump the room until every thread of the server sleeps in a system call (or
+    ``timeout`` s: a server that spins is judged by what follows)."""
+    deadline = timing.Deadline(timing.seconds(timeout))
+    while not crowd.asleep(server.pid) and not deadline.expired():
+        room.pump(min(0.005, deadline.left()))
 
 
 def _join(server, room, count, timeout, stalled, before, **kw):

@@ -316,6 +316,17 @@ def thread_calls(pid):
     return calls
 
 
+def asleep(pid):
+    """True when no thread of ``pid`` or of its descendants is running or about to run (each
+    waits in a system call): a server that has done all it was given, a thread it just
+    created included.  False when ``pid`` is gone."""
+    current = tree(pid, with_fds=False)
+    if current.root is None:
+        return False
+    return all(call != "running" for p in [current.root] + current.descendants
+               for call in thread_calls(p.pid).values())
+
+
 def stack_mappings(pid, least_kib=1024):
     """How many anonymous writable mappings of at least ``least_kib`` KiB ``pid`` has: thread
     stacks (8 MiB each, glibc keeps a few of the ended threads' for reuse), and large
