@@ -14,6 +14,7 @@ must reach that client.  Every wait has a deadline; a window in which something 
 not happen is closed by a later event the server handles in order (a second line),
 never by a fixed sleep.
 """
+import collections
 import contextlib
 import os
 import re
@@ -191,6 +192,11 @@ def diagnose(receiver, sent):
 
     ``sent`` maps each sender (a Participant) to the lines it sent, without prefix.
     """
+    relayed = collections.Counter(prefixed(p, line) for p, lines in sent.items() for line in lines)
+    copies = collections.Counter(x for x in receiver.lines() if x in relayed)
+    repeats = max((n // relayed[x] for x, n in copies.items()), default=0)
+    if repeats > 2:  # each line relayed over and over: not one stale entry (twice)
+        return LOOPED.format(repeats)
     raw = {line for lines in sent.values() for line in lines}
     own = {p: set(lines) for p, lines in sent.items()}
     names = {f"{p.name}: ".encode(): p for p in sent}
@@ -222,6 +228,10 @@ def diagnose(receiver, sent):
 
 
 HOST_TEXT = "127.0.0.1:"
+#: The hint of a receiver that got one line over and over (:func:`diagnose`).
+LOOPED = ("one line arrived {} times over: the walk over the clients never ends, so the list of "
+          "clients loops back on itself, as when a client's struct is freed while still in the "
+          "list and reused for a newcomer; take a client out of the list before freeing it")
 
 
 # -- the relay -----------------------------------------------------------------------------
