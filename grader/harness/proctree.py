@@ -319,10 +319,10 @@ def thread_calls(pid):
 def asleep(pid):
     """True when no thread of ``pid`` or of its descendants is running or about to run (each
     waits in a system call): a server that has done all it was given, a thread it just
-    created included.  False when ``pid`` is gone."""
+    created included.  True as well when ``pid`` is gone (nothing of it will run again)."""
     current = tree(pid, with_fds=False)
     if current.root is None:
-        return False
+        return True
     return all(call != "running" for p in [current.root] + current.descendants
                for call in thread_calls(p.pid).values())
 
