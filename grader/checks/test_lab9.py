@@ -218,7 +218,7 @@ def test_threads_end_with_their_clients(lab):
     stacks = []
     with room:
         for round_ in (1, 2):
-            what = f"round {round_}: 20 clients joined, spoke and left at once"
+            what = f"round {round_}: 20 clients joined one by one, spoke in turn and left at once"
             round_of_20(server, room, what)
             idle_again(server, idle, what)
             stacks.append(crowd.stack_mappings(server.pid))
