@@ -65,7 +65,7 @@ def join(server, room, count, timeout=3.0, stalled=None, at_once=False, **kw):
     line printed for each); fails the check, saying why, when they cannot join (``stalled``:
     the hint when the server, alive, took none of them).
 
-    They join one at a time, each once the server has settled (every thread of it asleep,
+    They join one at a time, each once the server is idle (every thread of it asleep,
     the one just created for the last newcomer too) and is in the room before the next
     connects, so what a check sees never depends on how the server's threads happened to
     be scheduled (a thread that holds the mutex in recv() locks out the second client every
@@ -75,12 +75,12 @@ def join(server, room, count, timeout=3.0, stalled=None, at_once=False, **kw):
         return _join(server, room, count, timeout, stalled, [], **kw)
     members = []
     for _ in range(count):
-        settle(server, room)
+        wait_idle(server, room)
         members += _join(server, room, 1, timeout, stalled, members, **kw)
     return members
 
 
-def settle(server, room, timeout=1.0):
+def wait_idle(server, room, timeout=1.0):
     """Pump the room until every thread of the server sleeps in a system call (or
     ``timeout`` s: a server that spins is judged by what follows)."""
     deadline = timing.Deadline(timing.seconds(timeout))

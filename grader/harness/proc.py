@@ -63,7 +63,7 @@ class Stream:
         self._thread.start()
 
     def _pump(self, pipe):
-        fd = pipe.fileno()
+        fd = self._fd
         try:
             while True:
                 with self._cond:
