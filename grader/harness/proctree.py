@@ -8,6 +8,7 @@ deadline; :class:`Sampler` takes its counts over time; :func:`thread_calls` and
 :func:`stack_mappings` look at a process's threads.
 """
 import os
+import socket
 import threading
 import time
 
@@ -131,14 +132,34 @@ def _stat(pid):
 
 def listening_sockets(pid):
     """{socket inode: port} of the TCP sockets listening in ``pid``'s network namespace."""
+    return _bound_sockets(pid, socket.SOCK_STREAM)
+
+
+def _bound_sockets(pid, kind):
+    """{socket inode: local port} in ``pid``'s network namespace: the TCP sockets that
+    listen (``kind`` SOCK_STREAM) or the UDP sockets that are bound (SOCK_DGRAM)."""
+    tables = ("tcp", "tcp6") if kind == socket.SOCK_STREAM else ("udp", "udp6")
     found = {}
-    for table in ("tcp", "tcp6"):
+    for table in tables:
         text = _read(f"/proc/{pid}/net/{table}") or ""
         for line in text.splitlines()[1:]:
             fields = line.split()
-            if len(fields) > 9 and fields[3] == "0A":  # TCP_LISTEN
-                found[int(fields[9])] = int(fields[1].rsplit(":", 1)[1], 16)
+            if len(fields) <= 9 or (kind == socket.SOCK_STREAM and fields[3] != "0A"):
+                continue  # 0A is TCP_LISTEN
+            port = int(fields[1].rsplit(":", 1)[1], 16)
+            if port:
+                found[int(fields[9])] = port
     return found
+
+
+def ports_held(pid, kind=socket.SOCK_STREAM):
+    """The ports on which ``pid`` or one of its descendants holds a socket of ``kind``: a
+    TCP socket listening, or a UDP socket bound. Empty when none can be seen: the program is
+    gone, or its sockets are held elsewhere (Wine keeps them in its wineserver)."""
+    bound = _bound_sockets(pid, kind)
+    here = tree(pid)
+    procs = ([here.root] if here.root else []) + here.descendants
+    return {bound[fd.inode] for p in procs for fd in p.fds if fd.inode in bound}
 
 
 def _fds(pid, listening):

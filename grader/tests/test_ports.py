@@ -1,0 +1,58 @@
+"""A server's printed port is judged by the server's own sockets, not by the port's state.
+
+Before, "the server holds the port it printed" was told by trying to bind that port. Any
+socket of the machine with that local port (another test's server, a client's connection)
+then made a wrong port look right: in CI a lab 3 server that printed its port byte-swapped
+once passed for holding it, and its checks blamed other mistakes.
+"""
+import os
+import socket
+import sys
+
+import pytest
+
+from harness import lab, net, proc
+from harness.report import CheckFailed
+
+LISTEN = """
+import socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", {port}))
+s.listen(5)
+print("listening on 0.0.0.0:{printed}", flush=True)
+sys.stdin.read()
+"""
+
+
+def listener(port, printed):
+    """A stand-in server that listens on ``port`` and prints ``printed`` as its port."""
+    code = LISTEN.format(port=port, printed=printed)
+    program = proc.Program([sys.executable, "-c", code], "server", dict(os.environ),
+                           None, None, False)
+    assert program.wait_line(r"listening on 0\.0\.0\.0:(\d+)", 10), program.err()
+    return program
+
+
+def test_a_swapped_port_is_caught_while_a_stranger_holds_the_printed_one():
+    real = net.free_port(distinct_bytes=True)
+    printed = net.swapped(real)
+    with socket.socket() as stranger:  # another program's socket on the printed port
+        stranger.bind(("127.0.0.1", printed))
+        stranger.listen(1)
+        server = listener(real, printed)
+        try:
+            with pytest.raises(CheckFailed) as failed:
+                lab.expect_printed_port_bound(server, printed, socket.SOCK_STREAM)
+            assert failed.value.hint == lab.PRINTED_PORT_SWAPPED
+        finally:
+            proc.kill_all()
+
+
+def test_the_right_port_passes():
+    port = net.free_port(distinct_bytes=True)
+    server = listener(port, port)
+    try:
+        lab.expect_printed_port_bound(server, port, socket.SOCK_STREAM)
+        assert lab.holds_port(server, port) and not lab.holds_port(server, net.swapped(port))
+    finally:
+        proc.kill_all()
