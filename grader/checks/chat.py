@@ -81,11 +81,14 @@ def join(server, room, count, timeout=3.0, stalled=None, at_once=False, **kw):
 
 
 def wait_idle(server, room, timeout=1.0):
-    """Pump the room until every thread of the server sleeps in a system call (or
-    ``timeout`` s: a server that spins is judged by what follows)."""
+    """Pump the room until every thread of the server sleeps in a system call; True then,
+    False after ``timeout`` s (a server that spins is judged by what follows)."""
     deadline = timing.Deadline(timing.seconds(timeout))
-    while not crowd.asleep(server.pid) and not deadline.expired():
+    while not crowd.asleep(server.pid):
+        if deadline.expired():
+            return False
         room.pump(min(0.005, deadline.left()))
+    return True
 
 
 def _join(server, room, count, timeout, stalled, before, **kw):
@@ -425,6 +428,10 @@ def stalled_clients_delay_nobody(lab):
                    "a client connected and sent nothing; then A sent a line", waits, {})
             stalled += crowd.stall(room.port, 1, partial=b"half a li")  # and never the rest
             expect_joined(server, stalled[1:], timeout=PROMPT * 4, stalled=waits)
+            # The half line is in the server before A speaks: a server that keeps one
+            # buffer for all clients mixes the two every time, not only when its thread
+            # for the stalled client happened to read first.
+            wait_idle(server, room)
             # What the room has sent so far, for diagnose(): the half line is the stalled
             # client's (a stand-in with its name, since it is not a Participant).
             half = StandIn(stalled[1])
