@@ -91,6 +91,41 @@ def wait_idle(server, room, timeout=1.0):
     return True
 
 
+class Pace:
+    """The steps of a fixed script (joins, departures), each once the server has settled,
+    so that what follows never depends on how its threads were scheduled.
+
+    The script goes on whatever the server does: once it fails to settle (a thread spins)
+    or a line it owes does not come, the pace stops waiting for that, so that a broken
+    server costs ``patience`` s, not that much per step."""
+
+    def __init__(self, server, room, patience=1.0):
+        self.server, self.room, self.patience = server, room, patience
+        self.settles = True  # every thread went back to sleep so far
+        self.says = True     # every `connection from` / `closed` line came so far
+
+    def idle(self):
+        if self.settles:
+            self.settles = wait_idle(self.server, self.room, self.patience)
+
+    def line(self, pattern):
+        if self.says:
+            self.says = bool(self.server.wait_line(pattern, timing.seconds(self.patience)))
+
+    def arrive(self):
+        """One more client, once the server is idle; its `connection from` line awaited."""
+        self.idle()
+        p, = self.room.join(1)
+        self.line(f"connection from {re.escape(p.name)}")
+        return p
+
+    def leave(self, p):
+        """``p`` leaves; its `closed` line and the server's rest awaited."""
+        p.close()
+        self.line(f"closed {re.escape(p.name)}")
+        self.idle()
+
+
 def _join(server, room, count, timeout, stalled, before, **kw):
     """``count`` more participants, at once, beside ``before`` (in the room already)."""
     try:

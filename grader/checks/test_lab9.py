@@ -99,22 +99,6 @@ def lines_of(sender, lines):
     return [chat.prefixed(sender, line) for line in lines]
 
 
-def arrive(server, room):
-    """One more client, once the server is idle; it waits (a little) for its `connection
-    from` line. The script goes on whether it comes or not."""
-    chat.wait_idle(server, room)
-    p, = room.join(1)
-    server.wait_line(f"connection from {re.escape(p.name)}", timing.seconds(2))
-    return p
-
-
-def leave(server, room, p):
-    """``p`` leaves; wait (a little) for its `closed` line and for the server to be idle."""
-    p.close()
-    server.wait_line(f"closed {re.escape(p.name)}", timing.seconds(2))
-    chat.wait_idle(server, room)
-
-
 def chat_script(server, room):
     """Helgrind's fixed script: three clients talk at once; one leaves while another speaks,
     two join; a line too long drops its sender; four talk at once; three leave and another
@@ -142,20 +126,21 @@ def chat_script(server, room):
                  "once", expected=f"{p.name} gets the 6 lines of the other two",
                  got=chat.show_lines(p.lines()), stderr=server.err(),
                  hint=chat.diagnose(p, said))
+    pace = chat.Pace(server, room, patience=2.0)  # Helgrind slows the server down
     try:
         b.send(b"A goes while I speak\n")
-        leave(server, room, a)
-        d, e = arrive(server, room), arrive(server, room)
-        rude = arrive(server, room)
+        pace.leave(a)
+        d, e = pace.arrive(), pace.arrive()
+        rude = pace.arrive()
         rude.send(b"x" * (chat.LINE_MAX + 100))
         room.wait(lambda: rude.eof, 2)
-        leave(server, room, rude)
+        pace.leave(rude)
         for p in (b, c, d, e):
             p.send(f"bye from {p.name}\n".encode())
         room.wait(lambda: all(len(p.lines()) >= 3 for p in (d, e)), 2)
         for p in (b, c, d):
-            leave(server, room, p)
-        arrive(server, room)
+            pace.leave(p)
+        pace.arrive()
     except OSError:
         pass  # the chat itself is judged by the other checks
 
@@ -196,22 +181,18 @@ def round_of_20(server, room, what):
     members = chat.join(server, room, 20)
     speaker, others = members[0], members[1:]
     said = {p: [f"hello from {p.name}\n".encode()] for p in others}
-    settles = True  # until the server once fails to settle (it spins): then no more waits
+    pace = chat.Pace(server, room)
     for n, p in enumerate(others, 1):
         p.send(said[p][0])
         if not room.wait(lambda: len(speaker.lines()) >= n, 3):
             break
-        settles = settles and chat.wait_idle(server, room)
+        pace.idle()
     if sorted(speaker.lines()) != sorted(chat.prefixed(p, said[p][0]) for p in others):
         fail(f"{what}: 19 of 20 clients of `{server.shown}` sent a line each",
              expected="the 20th gets the 19 lines", got=chat.show_lines(speaker.lines()),
              stderr=server.err(), hint=chat.diagnose(speaker, said))
-    says_closed = True  # until a `closed` line is missing (judged by the chat checks)
     for p in members:
-        p.close()
-        says_closed = says_closed and server.stdout.wait_until(
-            lambda d, name=p.name: f"closed {name}\n".encode() in d, timing.seconds(1))
-        settles = settles and chat.wait_idle(server, room)
+        pace.leave(p)
 
 
 def idle_again(server, idle, what):
