@@ -108,21 +108,32 @@ class Pace:
         if self.settles:
             self.settles = wait_idle(self.server, self.room, self.patience)
 
-    def line(self, pattern):
+    def line(self, pattern, start):
+        """Wait for a stdout line from index ``start`` on (the lines printed since the step
+        began: a port reused within the check must not match an old line)."""
         if self.says:
-            self.says = bool(self.server.wait_line(pattern, timing.seconds(self.patience)))
+            self.says = bool(self.server.wait_line(pattern, timing.seconds(self.patience),
+                                                   start=start))
+
+    def mark(self):
+        """How many complete lines the server has printed: where a step's lines begin."""
+        return self.server.out().count(b"\n")
 
     def arrive(self):
         """One more client, once the server is idle; its `connection from` line awaited."""
         self.idle()
+        start = self.mark()
         p, = self.room.join(1)
-        self.line(f"connection from {re.escape(p.name)}")
+        self.line(f"connection from {re.escape(p.name)}", start)
         return p
 
-    def leave(self, p):
-        """``p`` leaves; its `closed` line and the server's rest awaited."""
+    def leave(self, p, since=None):
+        """``p`` leaves; its `closed` line and the server's rest awaited. ``since``: the
+        :meth:`mark` taken before whatever may have made the server drop ``p`` already
+        (its `closed` line may be printed before ``p`` closes its side)."""
+        start = self.mark() if since is None else since
         p.close()
-        self.line(f"closed {re.escape(p.name)}")
+        self.line(f"closed {re.escape(p.name)}", start)
         self.idle()
 
 

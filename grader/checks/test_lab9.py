@@ -132,9 +132,10 @@ def chat_script(server, room):
         pace.leave(a)
         d, e = pace.arrive(), pace.arrive()
         rude = pace.arrive()
+        before_drop = pace.mark()
         rude.send(b"x" * (chat.LINE_MAX + 100))
         room.wait(lambda: rude.eof, 2)
-        pace.leave(rude)
+        pace.leave(rude, since=before_drop)
         for p in (b, c, d, e):
             p.send(f"bye from {p.name}\n".encode())
         room.wait(lambda: all(len(p.lines()) >= 3 for p in (d, e)), 2)

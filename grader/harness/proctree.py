@@ -157,9 +157,10 @@ def ports_held(pid, kind=socket.SOCK_STREAM):
     TCP socket listening, or a UDP socket bound. Empty when none can be seen: the program is
     gone, or its sockets are held elsewhere (Wine keeps them in its wineserver)."""
     bound = _bound_sockets(pid, kind)
-    here = tree(pid)
-    procs = ([here.root] if here.root else []) + here.descendants
-    return {bound[fd.inode] for p in procs for fd in p.fds if fd.inode in bound}
+    if not bound:
+        return set()
+    return {bound[inode] for p in [int(pid)] + descendants(pid) for inode in socket_inodes(p)
+            if inode in bound}
 
 
 def _fds(pid, listening):
@@ -217,6 +218,17 @@ def _children_of():
     return kids
 
 
+def descendants(pid):
+    """The pids of ``pid``'s children, their children, and so on (every ppid in /proc)."""
+    kids = _children_of()
+    found, todo = [], list(kids.get(int(pid), []))
+    while todo:
+        child = todo.pop(0)
+        found.append(child)
+        todo += kids.get(child, [])
+    return found
+
+
 def proc_info(pid, listening=None, with_fds=True):
     st = _stat(pid)
     if st is None:
@@ -236,15 +248,8 @@ def tree(pid, with_fds=True):
     root = proc_info(pid, listening, with_fds)
     if root is None:
         return Tree(None, [])
-    kids = _children_of()
-    descendants, todo = [], list(kids.get(pid, []))
-    while todo:
-        child = todo.pop(0)
-        info = proc_info(child, listening, with_fds)
-        if info is not None:
-            descendants.append(info)
-            todo += kids.get(child, [])
-    return Tree(root, descendants)
+    below = (proc_info(child, listening, with_fds) for child in descendants(pid))
+    return Tree(root, [info for info in below if info is not None])
 
 
 def wait_for(pid, predicate, timeout, every=0.01):
@@ -340,12 +345,18 @@ def thread_calls(pid):
 def asleep(pid):
     """True when no thread of ``pid`` or of its descendants is running or about to run (each
     waits in a system call): a server that has done all it was given, a thread it just
-    created included.  True as well when ``pid`` is gone (nothing of it will run again)."""
-    current = tree(pid, with_fds=False)
-    if current.root is None:
-        return True
-    return all(call != "running" for p in [current.root] + current.descendants
-               for call in thread_calls(p.pid).values())
+    created included.  True as well when ``pid`` is gone (nothing of it will run again).
+
+    Polled every few ms while a chat check waits, so it reads what it needs and no more:
+    ``pid``'s own threads first (the common "still busy" answer costs a few reads), and
+    the whole of /proc for descendants only once those are all asleep."""
+    if _running(thread_calls(pid)):
+        return False
+    return not any(_running(thread_calls(child)) for child in descendants(pid))
+
+
+def _running(calls):
+    return any(call == "running" for call in calls.values())
 
 
 def stack_mappings(pid, least_kib=1024):
