@@ -18,8 +18,7 @@ READY_LINE = r"bound to 0\.0\.0\.0:(\d+)"
 
 
 def start(lab, port, **kw):
-    program = lab.start(PROGRAM, port, **kw)
-    return program, expect_ready(program, READY_LINE, kw.get("timeout", READY))
+    return lab.start_ready(PROGRAM, port, ready=READY_LINE, **kw)
 
 
 def byte_order_hint(asked, printed):

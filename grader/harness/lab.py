@@ -7,6 +7,7 @@ under Valgrind or under strace.  Checks never build command lines themselves.
 import os
 import pathlib
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,6 +24,8 @@ MACHINE_REMEDY = ("This is an error of the grading machine (out of processes or 
 #: How long a program may take to print its ready line (seconds, before scaling).
 READY = 3.0
 READY_VALGRIND = 10.0
+#: How many times a server asked for port 0 is started until its port's two bytes differ.
+READY_TRIES = 4
 #: How long a program may take to finish once it should.
 EXIT = 3.0
 EXIT_VALGRIND = 10.0
@@ -196,10 +199,31 @@ class Lab:
                      kind=socket.SOCK_STREAM, **kw):
         """Start a server (``kind``: a TCP or a UDP one) and wait for its ready line; return
         (program, port)."""
-        program = self.start(name, *args, **kw)
-        port = expect_ready(program, ready, READY_VALGRIND if kw.get("use_valgrind") else READY)
+        program, port = self.start_ready(name, *args, ready=ready, **kw)
         expect_printed_port_bound(program, port, kind)
         return program, port
+
+    def start_ready(self, name, *args, ready=READY_LINE, timeout=None, **kw):
+        """Start a program whose first line is the ready line ``ready`` (its group 1: the
+        port); return (program, port).
+
+        With port 0 (``args[0]``) the kernel picks the port, and one time in 256 both its
+        bytes are equal: a port printed without ntohs() is then the right port, and a
+        program with that mistake would pass every check that depends on it by chance
+        (seen: the same submission graded differently in two rounds). Such a program is
+        killed and started again (a few times at most) until the port tells the two apart.
+        """
+        if timeout is None:
+            timeout = READY_VALGRIND if kw.get("use_valgrind") else READY
+        for attempt in range(1, READY_TRIES + 1):
+            program = self.start(name, *args, **kw)
+            port = expect_ready(program, ready, timeout)
+            chosen = args and str(args[0]) == "0" and port != 0  # by the kernel
+            if not chosen or net.swapped(port) != port or attempt == READY_TRIES:
+                return program, port
+            program.kill()
+            if kw.get("valgrind_dir"):  # no log of the killed run among the judged ones
+                shutil.rmtree(kw["valgrind_dir"], ignore_errors=True)
 
 
 def make_writable_dir(path):

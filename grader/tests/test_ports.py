@@ -4,6 +4,10 @@ Before, "the server holds the port it printed" was told by trying to bind that p
 socket of the machine with that local port (another test's server, a client's connection)
 then made a wrong port look right: in CI a lab 3 server that printed its port byte-swapped
 once passed for holding it, and its checks blamed other mistakes.
+
+And a server asked for port 0 is started again when the kernel's port has two equal bytes:
+that port is the same printed with or without ntohs(), and a mutant that forgets ntohs()
+passed the checks that depended on it one time in 256.
 """
 import os
 import socket
@@ -54,5 +58,55 @@ def test_the_right_port_passes():
     try:
         lab.expect_printed_port_bound(server, port, socket.SOCK_STREAM)
         assert lab.holds_port(server, port) and not lab.holds_port(server, net.swapped(port))
+    finally:
+        proc.kill_all()
+
+
+PRINT = """
+import sys
+print("listening on 0.0.0.0:{port}", flush=True)
+sys.stdin.read()
+"""
+
+
+class Starter:
+    """Stands for :class:`harness.lab.Lab`: each start is a program that prints the next
+    of ``ports`` in its ready line."""
+
+    def __init__(self, ports):
+        self.ports, self.started = list(ports), []
+
+    def start(self, name, *args, **kw):
+        code = PRINT.format(port=self.ports.pop(0))
+        program = proc.Program([sys.executable, "-c", code], name, dict(os.environ), None, None,
+                               False)
+        self.started.append(program)
+        return program
+
+
+def test_a_port_whose_bytes_are_equal_starts_the_server_again():
+    """The kernel gave port 0x2121 (the same printed with or without ntohs): started again."""
+    starter = Starter([0x2121, 0x2122])
+    try:
+        program, port = lab.Lab.start_ready(starter, "server", 0)
+        assert port == 0x2122 and program is starter.started[1]
+        assert starter.started[0].poll() is not None  # the first one killed
+    finally:
+        proc.kill_all()
+
+
+def test_an_asked_port_is_never_started_again():
+    starter = Starter([0x2121])
+    try:
+        assert lab.Lab.start_ready(starter, "server", 0x2121)[1] == 0x2121
+    finally:
+        proc.kill_all()
+
+
+def test_equal_bytes_every_time_end_after_a_few_tries():
+    starter = Starter([0x2121] * lab.READY_TRIES)
+    try:
+        assert lab.Lab.start_ready(starter, "server", 0)[1] == 0x2121
+        assert len(starter.started) == lab.READY_TRIES
     finally:
         proc.kill_all()
