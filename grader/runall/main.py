@@ -6,6 +6,7 @@ import math
 import os
 import pathlib
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -84,7 +85,14 @@ def setup(labs):
     return done.returncode == 0
 
 
+def interrupted(signum, frame):
+    """SIGTERM (a platform's timeout, `kill`) stops the run as Ctrl-C does."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main(argv=None):
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupted)
     args = parse_args(sys.argv[1:] if argv is None else argv)
     labs = choose_labs(args.labs)
     if labs is None:
@@ -114,6 +122,11 @@ def main(argv=None):
     run = Run(args, labs, sys.executable)
     try:
         return grade_all(run, subs, labs, out, reference)
+    except KeyboardInterrupt as stop:
+        run.interrupt()
+        say(f"run_all: stopped by {stop.args[0] if stop.args else 'Ctrl-C'}: the gradings "
+            "under way were killed, no grade was written")
+        return 130
     finally:
         run.close()
 
@@ -163,9 +176,16 @@ def grade_all(run, subs, labs, out, reference):
         if finished:
             progress.tick()
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs)
+    try:
         for future in [pool.submit(task, sub, group) for sub in subs for group in groups]:
             future.result()
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (see main)
+        run.interrupt()
+        pool.shutdown(wait=True, cancel_futures=True)  # the workers return once killed
+        progress.finish()
+        raise
+    pool.shutdown(wait=True)
     progress.finish()
     grades = Grades(subs, labs, out, time.monotonic() - run.started, args.jobs, reference,
                     args.autolab, args.gradescope)

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from harness import results as resultslib, sandbox, timing
@@ -73,6 +74,31 @@ class Run:
         self.isolation = None
         self.shim = None
         self.wine_template = None
+        self.children = set()  # the gradings under way (their first process)
+        self.children_lock = threading.Lock()
+        self.stopping = False  # interrupted: start nothing more
+
+    def interrupt(self):
+        """Stop the run now (Ctrl-C, or SIGTERM): no grading starts any more, and each one
+        under way is killed with everything it started (see :meth:`end`). Called from the
+        main thread while the workers wait for their gradings; each of them returns soon."""
+        with self.children_lock:
+            self.stopping = True
+            children = list(self.children)
+        for child in children:
+            self.end(child)
+
+    def end(self, child):
+        """Ask grading ``child`` to end at once: with namespaces, killing the first process
+        (unshare --kill-child) ends the namespace and every process in it; without, the
+        grading's subreaper kills what it started when it gets SIGTERM."""
+        try:
+            if self.isolation is not None and self.isolation.mode == "none":
+                child.terminate()
+            else:
+                child.kill()
+        except OSError:
+            pass
 
     def close(self):
         """Give back the run's users and remove its temporary copies."""
@@ -140,6 +166,8 @@ class Run:
                     hint=f"submit a folder lab{n}/ holding {', '.join(LABS[n].sources)}")
         labs = [n for n in labs if n in sub.folders]
         if not labs:
+            return
+        if self.stopping:
             return
         left = self.time_left()
         if left is not None and left < 10:
@@ -211,12 +239,20 @@ class Run:
                 sub.results[n] = missing_result(n, f"started the grader on lab {n}", str(exc),
                                                 hint=MACHINE)
             return
+        with self.children_lock:
+            self.children.add(child)
+            stopping = self.stopping
+        if stopping:  # interrupted while this one was being staged
+            self.end(child)
         timed_out = False
         try:
             output, _ = child.communicate(timeout=limit)
         except subprocess.TimeoutExpired:
             timed_out = True
             output = self.stop(child)
+        finally:
+            with self.children_lock:
+                self.children.discard(child)
         for uid in users or ():
             sandbox.kill_user(uid)
         text = output.decode("utf-8", "replace")

@@ -9,7 +9,9 @@ does not matter.
 import csv
 import io
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tarfile
 import time
@@ -19,6 +21,7 @@ import zipfile
 import pytest
 
 from conftest import GRADER, ROOT
+from harness import proctree, timing
 from harness.registry import LABS
 from runall.runs import LAB_COST, split_labs
 
@@ -251,6 +254,55 @@ def test_a_lab_over_the_run_deadline_fails_cleanly(tmp_path):
     report = (tmp_path / "out" / "solutions" / "report.txt").read_text()
     assert "time limit" in report
     assert json.loads((tmp_path / "out" / "solutions" / "results.json").read_text())["score"] == 0
+
+
+def cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def alive(pid):
+    """Running, or a zombie not yet reaped by pid 1 (which reaps orphans late here)."""
+    stat = proctree._stat(pid)
+    return stat is not None and not (stat[1] == "Z" and stat[0] == 1)
+
+
+@pytest.mark.parametrize("sig,isolation", [(signal.SIGINT, "auto"), (signal.SIGTERM, "auto"),
+                                           (signal.SIGINT, "none")])
+def test_a_stopped_run_kills_its_gradings_and_says_so(tmp_path, sig, isolation):
+    """Ctrl-C (or SIGTERM) while a grading waits on a program that never answers: run_all ends
+    at once with 130, without a traceback, and nothing it started is left running (before,
+    it went on grading every submission left, then printed a traceback)."""
+    for name in ("first", "second"):
+        (tmp_path / name / "lab2").mkdir(parents=True)
+        (tmp_path / name / "lab2" / "bind_server.c").write_text(
+            "#include <unistd.h>\nint main(void) { for (;;) pause(); }\n")
+    run = subprocess.Popen(
+        [str(RUN_ALL), "--out", tmp_path / "out", "--labs", "2", "--jobs", "1",
+         "--isolation", isolation, "--checks", "test_lab2", tmp_path / "first",
+         tmp_path / "second"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = timing.Deadline(60)
+        while not any(cmdline(p).split(" ")[0].endswith("/bind_server")
+                      for p in proctree.descendants(run.pid)):  # a grading is under way
+            assert run.poll() is None and not deadline.expired(), run.communicate(timeout=60)
+            time.sleep(0.05)  # polling /proc, with a deadline
+        under_way = proctree.descendants(run.pid)
+        os.kill(run.pid, sig)
+        out, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+    assert run.returncode == 130, err
+    assert "stopped by" in err and "Traceback" not in err, err
+    assert not (tmp_path / "out" / "gradebook.csv").exists()
+    left = [f"{p} {cmdline(p)}" for p in under_way if alive(p)]
+    assert not left, left
 
 
 def test_fallback_without_namespaces_still_grades(tmp_path):
