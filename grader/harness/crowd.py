@@ -50,7 +50,8 @@ from .net import HOST
 # The process view (tree, wait_for, Sampler...) lives in harness/proctree.py; the checks reach
 # it through this module, the one API of the concurrent-server harness.
 from .proctree import (ACCEPT_WCHAN, SYSCALLS, Fd, Proc, Sample, Sampler, Tree,  # noqa: F401
-                       asleep, listening_sockets, proc_info, stack_mappings, thread_calls, tree,
+                       listening_sockets, proc_info, sleepers, stack_mappings, still_asleep,
+                       thread_calls, tree,
                        wait_for)
 
 # -- clients ----------------------------------------------------------------------------------

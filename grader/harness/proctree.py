@@ -329,34 +329,72 @@ def thread_calls(pid):
     except OSError:
         return calls
     for tid in tids:
-        stat = _read(f"/proc/{pid}/task/{tid}/stat")
-        if not stat:
-            continue
-        state = stat.rsplit(")", 1)[1].split()[0]
-        text = _read(f"/proc/{pid}/task/{tid}/syscall") if state in ("S", "D") else None
-        if text and text.split()[0].isdigit():
-            number = int(text.split()[0])
-            calls[int(tid)] = SYSCALLS.get(number, f"syscall {number}")
-        else:
-            calls[int(tid)] = {"R": "running", "Z": "ended"}.get(state, f"state {state}")
+        call = _thread_call(pid, tid)
+        if call is not None:
+            calls[int(tid)] = call
     return calls
 
 
-def asleep(pid):
-    """True when no thread of ``pid`` or of its descendants is running or about to run (each
-    waits in a system call): a server that has done all it was given, a thread it just
-    created included.  True as well when ``pid`` is gone (nothing of it will run again).
+def _thread_call(pid, tid):
+    """The system call thread ``tid`` of ``pid`` is blocked in, or its state (``running``,
+    ``ended``); None when it is gone."""
+    stat = _read(f"/proc/{pid}/task/{tid}/stat")
+    if not stat:
+        return None
+    state = stat.rsplit(")", 1)[1].split()[0]
+    text = _read(f"/proc/{pid}/task/{tid}/syscall") if state in ("S", "D") else None
+    if text and text.split()[0].isdigit():
+        number = int(text.split()[0])
+        return SYSCALLS.get(number, f"syscall {number}")
+    return {"R": "running", "Z": "ended"}.get(state, f"state {state}")
+
+
+def sleepers(pid):
+    """{(pid, thread id): (the system call it sleeps in, how many times it has run)} for
+    every thread of ``pid`` and of its descendants when each one sleeps in a system call;
+    None when one of them is running or about to run; {} when ``pid`` is gone.
+
+    One look is a snapshot: a thread caught for an instant in a call it is about to leave
+    (a write() waiting for the pipe's lock, the mmap() of a new thread's stack) looks as
+    asleep as one waiting for a client. A second look that agrees (:func:`still_asleep`:
+    each thread in the same call, not run once in between, by its run count in
+    /proc/.../schedstat) tells a server that has done all it was given (chat.wait_idle).
 
     Polled every few ms while a chat check waits, so it reads what it needs and no more:
     ``pid``'s own threads first (the common "still busy" answer costs a few reads), and
     the whole of /proc for descendants only once those are all asleep."""
-    if _running(thread_calls(pid)):
-        return False
-    return not any(_running(thread_calls(child)) for child in descendants(pid))
+    found = {}
+    if not _add_sleepers(pid, found):
+        return None
+    if not found:
+        return found  # gone
+    for child in descendants(pid):
+        if not _add_sleepers(child, found):
+            return None
+    return found
 
 
-def _running(calls):
-    return any(call == "running" for call in calls.values())
+def _add_sleepers(pid, found):
+    """Add the threads of ``pid`` to ``found`` (see :func:`sleepers`); False when one runs."""
+    for tid, call in thread_calls(pid).items():
+        if call == "running":
+            return False
+        found[(int(pid), tid)] = (call, _runs(pid, tid))
+    return True
+
+
+def _runs(pid, tid):
+    """How many times thread ``tid`` has been on a CPU (None where schedstat is missing)."""
+    fields = (_read(f"/proc/{pid}/task/{tid}/schedstat") or "").split()
+    return fields[2] if len(fields) == 3 else None
+
+
+def still_asleep(found):
+    """True when every thread of ``found`` (a :func:`sleepers` look) still sleeps in the same
+    system call and has not run since: a few reads, no walk of /proc (a thread that forked
+    or made a thread has run)."""
+    return all(_thread_call(pid, tid) == call and _runs(pid, tid) == runs
+               for (pid, tid), (call, runs) in found.items())
 
 
 def stack_mappings(pid, least_kib=1024):
