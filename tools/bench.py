@@ -109,10 +109,22 @@ def grade(folder, jobs, out, cgroup=None, cpus=None, env=None):
     return seconds, cpu, rows, proc.stdout
 
 
-def full_marks(rows, labs):
+def full_marks(rows, labs, out):
+    """Exit, saying which checks failed, unless every copy of the solutions got full marks
+    (the same code graded differently is a bug of the grader, and worth more than the time)."""
     wrong = [r["student"] for r in rows if float(r["total"]) != 100 * labs]
     if wrong:
-        sys.exit(f"bench: not full marks for {', '.join(wrong)}: the timing is not a result")
+        failed = []
+        for student in wrong:
+            report = out / student / "report.txt"
+            text = report.read_text(errors="replace") if report.exists() else ""
+            block = False
+            for line in text.splitlines():  # each failure's block: `FAIL name ...` to a blank
+                block = line.startswith("FAIL ") or (block and line.strip() != "")
+                if block:
+                    failed.append(f"  {student}: {line}")
+        sys.exit(f"bench: not full marks for {', '.join(wrong)}: the timing is not a result\n"
+                 + "\n".join(failed[:20]))
 
 
 def main():
@@ -127,7 +139,7 @@ def main():
         tmp = pathlib.Path(tmp)
         if not args.box:
             seconds, cpu, rows, _ = grade(roster(tmp / "roster", args.copies), args.jobs, tmp / "out")
-            full_marks(rows, labs)
+            full_marks(rows, labs, tmp / "out")
             print(f"bench: {len(rows)} submissions x {labs} labs, --jobs {args.jobs}: "
                   f"{seconds:.1f} s, {seconds / len(rows):.1f} s per submission "
                   f"(CPU {cpu / len(rows):.1f} s per submission), all full marks")
@@ -143,7 +155,7 @@ def main():
             peak = group.peak()
         finally:
             group.remove()
-        full_marks(rows, labs)
+        full_marks(rows, labs, tmp / "out")
         print(f"bench: 1 submission x {labs} labs on {'half a core' if args.half_cpu else 'one core'}"
               f" with {BOX_MEMORY >> 20} MB: {seconds:.1f} s (CPU {cpu:.1f} s)"
               + (f", at most {peak / (1 << 20):.0f} MB held" if peak else "") + ", full marks")
