@@ -85,3 +85,40 @@ def test_an_iterative_server_is_seen_as_one(iterative):
     now = crowd.tree(server.pid)
     assert now.descendants == [] and now.root.syscall == "read"
     crowd.close_all(stalled)
+
+
+def started(code):
+    """A Python program running ``code``, killed by the caller."""
+    return subprocess.Popen(["python3", "-c", code], stdin=subprocess.DEVNULL)
+
+
+def test_sleepers_tell_a_sleeping_program_from_a_busy_one():
+    """What chat.wait_idle builds on: a program asleep in a call is seen asleep, twice; one
+    that spins is never; one that wakes every ms is asleep at each look but not between."""
+    sleeper, spinner, ticker = (started("import time\ntime.sleep(60)"),
+                                started("while True: pass"),
+                                started("import time\nwhile True: time.sleep(0.001)"))
+    try:
+        deadline = timing.Deadline(10)
+        settled = False
+        while not settled and not deadline.expired():  # once Python has started
+            found = crowd.sleepers(sleeper.pid)
+            time.sleep(0.02)  # polling /proc, with a deadline
+            settled = bool(found) and crowd.still_asleep(found)
+        assert settled, "the sleeping program never seen asleep twice"
+        assert all(call != "running" for call, _ in found.values()), found
+        assert all(crowd.sleepers(spinner.pid) is None for _ in range(20))
+        while not deadline.expired():
+            ticks = crowd.sleepers(ticker.pid)
+            if ticks is not None:
+                break
+        assert ticks is not None, "the ticker never seen asleep"
+        if all(runs is None for _, runs in ticks.values()):
+            pytest.skip("no /proc/PID/task/TID/schedstat here: run counts cannot be compared")
+        time.sleep(0.02)  # it has woken about 20 times since
+        assert not crowd.still_asleep(ticks)
+    finally:
+        for program in (sleeper, spinner, ticker):
+            program.kill()
+            program.wait()
+    assert crowd.sleepers(sleeper.pid) == {}  # gone
