@@ -107,6 +107,8 @@ def test_sleepers_tell_a_sleeping_program_from_a_busy_one():
             settled = bool(found) and crowd.still_asleep(found)
         assert settled, "the sleeping program never seen asleep twice"
         assert all(call != "running" for call, _ in found.values()), found
+        while crowd.sleepers(spinner.pid) is not None and not deadline.expired():
+            time.sleep(0.01)  # until Python has started and spins
         assert all(crowd.sleepers(spinner.pid) is None for _ in range(20))
         while not deadline.expired():
             ticks = crowd.sleepers(ticker.pid)
