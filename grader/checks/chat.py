@@ -319,7 +319,7 @@ def relays_with_prefix(lab):
         # once A's relay is over: a server with one buffer for all mixed the two lines in
         # some gradings (the thread that relayed A's line had not emptied it yet).
         answer = b"hi A\n"
-        Pace(server, room).idle()
+        wait_idle(server, room)
         b.send(answer)
         room.wait(lambda: a.lines() and len(c.lines()) >= 2, 3)
         if a.lines()[:1] != [prefixed(b, answer)]:
@@ -624,8 +624,7 @@ def long_line_is_dropped(lab):
                      if "line too long" in err or prefixed(a, longest).startswith(b.received)
                      and b.received else None))
         too_long = b"T" * (LINE_MAX + 76)
-        pace = Pace(server, room)  # each sender once the previous one's line is through
-        pace.idle()
+        wait_idle(server, room)  # each sender once the previous one's line is through
         c.send(too_long)
         dropped = f"dropped {c.name}: line too long"
         room.wait(lambda: c.eof and dropped in server.err().decode("utf-8", "replace"), 3)
@@ -646,7 +645,7 @@ def long_line_is_dropped(lab):
                        "a line has at most 1024 bytes: when a client's buffer holds 1024 bytes and "
                        "no newline, print `dropped IP:PORT: line too long` and disconnect it"))
         late = b"still here\n"
-        pace.idle()
+        wait_idle(server, room)
         a.send(late)
         room.wait(lambda: len(b.lines()) >= 2, 3)
         if b.lines()[1:] != [prefixed(a, late)]:
@@ -669,7 +668,7 @@ def departed_client_is_forgotten(lab):
         a.send(line)
         room.wait(lambda: c.lines() and newcomer.lines(), 3)
         answer = b"the newcomer\n"
-        Pace(server, room).idle()  # A's relay over: the two lines never meet in one buffer
+        wait_idle(server, room)  # A's relay over: the two lines never meet in one buffer
         newcomer.send(answer)
         room.wait(lambda: len(a.lines()) >= 1 and len(c.lines()) >= 2, 3)
         did = (f"connected A, B and C to `{server.shown}`; B left; D connected (it gets B's "
@@ -717,7 +716,7 @@ def unfinished_line_is_discarded(lab):
         a.close()
         server.wait_line(f"closed {re.escape(a.name)}", timing.seconds(3))
         line = b"after A left\n"
-        Pace(server, room).idle()  # A's thread done: what B's line meets is what A left
+        wait_idle(server, room)  # A's thread done: what B's line meets is what A left
         b.send(line)
         room.wait(lambda: len(c.lines()) >= 2 or c.eof, 3)
         want = [prefixed(a, b"a line\n"), prefixed(b, line)]
