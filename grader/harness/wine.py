@@ -37,7 +37,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 #: The mingw-w64 cross compiler for 64-bit Windows (Debian: gcc-mingw-w64-x86-64).
 MINGW_CC = "x86_64-w64-mingw32-gcc"
 #: What to type when a tool is missing.
-INSTALL = ("sudo apt-get install gcc-mingw-w64-x86-64 wine64   "
+INSTALL = ("sudo apt-get install gcc-mingw-w64-x86-64 wine64 wine64-preloader   "
            "(or `make setup-windows`, which runs tools/setup.sh)")
 #: Where Wine's own Windows DLLs live (Debian's wine64); the template links to them.
 WINE_DLL_DIRS = ["/usr/lib/x86_64-linux-gnu/wine/x86_64-windows",
@@ -67,6 +67,24 @@ def wineserver():
     return _which("wineserver", "/usr/lib/wine/wineserver")
 
 
+def preloader():
+    """Path of Wine's preloader beside the wine64 loader (where Wine looks for it), or None.
+
+    Without it (Debian packages it apart, as wine64-preloader, and only suggests it) the
+    loader runs where the kernel put it, and the kernel starts its heap at a random place
+    in a 1 GB range that holds 0x7ffe0000, the fixed address of the page Wine shares with
+    every program.  About one program in 5,000 finds its heap there: it exits with status
+    1 before its main() and says nothing (WINEDEBUG=-all silences "failed to map the
+    shared user data").  A grading runs about a hundred; a class, thousands.  The
+    preloader reserves Wine's addresses before anything is mapped.
+    """
+    loader = wine64()
+    if not loader:
+        return None
+    path = os.path.join(os.path.dirname(os.path.realpath(loader)), "wine64-preloader")
+    return path if os.access(path, os.X_OK) else None
+
+
 def missing():
     """The tools lab 6 needs that this machine lacks (an empty list when none is missing)."""
     lacking = []
@@ -74,6 +92,9 @@ def missing():
         lacking.append(f"the cross compiler {MINGW_CC} (package gcc-mingw-w64-x86-64)")
     if not wine64() or not wineserver():
         lacking.append("Wine (package wine64)")
+    elif not preloader():
+        lacking.append("Wine's preloader (package wine64-preloader; without it about one "
+                       "Windows program in 5,000 fails to start, which would cost points)")
     return lacking
 
 
