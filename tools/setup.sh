@@ -40,7 +40,8 @@ for group in "$@"; do
     windows | all)
         need gcc-mingw-w64-x86-64 has x86_64-w64-mingw32-gcc
         need wine64 test -x /usr/lib/wine/wine64
-        # Without its preloader, about 1 Windows program in 5,000 fails to start (grader/harness/wine.py).
+        # Without its preloader, about 1 Windows program in several thousand fails to start
+        # (grader/harness/wine.py).
         need wine64-preloader test -x /usr/lib/wine/wine64-preloader
         ;;
     esac

@@ -73,10 +73,10 @@ def preloader():
     Without it (Debian packages it apart, as wine64-preloader, and only suggests it) the
     loader runs where the kernel put it, and the kernel starts its heap at a random place
     in a 1 GB range that holds 0x7ffe0000, the fixed address of the page Wine shares with
-    every program.  About one program in 5,000 finds its heap there: it exits with status
-    1 before its main() and says nothing (WINEDEBUG=-all silences "failed to map the
-    shared user data").  A grading runs about a hundred; a class, thousands.  The
-    preloader reserves Wine's addresses before anything is mapped.
+    every program.  About one program in several thousand finds its heap there: it
+    exits with status 1 before its main() and says nothing (WINEDEBUG=-all silences
+    "failed to map the shared user data").  A grading runs about a hundred programs; a
+    class, thousands.  The preloader reserves Wine's addresses before anything is mapped.
     """
     loader = wine64()
     if not loader:
@@ -93,8 +93,8 @@ def missing():
     if not wine64() or not wineserver():
         lacking.append("Wine (package wine64)")
     elif not preloader():
-        lacking.append("Wine's preloader (package wine64-preloader; without it about one "
-                       "Windows program in 5,000 fails to start, which would cost points)")
+        lacking.append("Wine's preloader (package wine64-preloader; without it about one Windows "
+                       "program in several thousand fails to start, which would cost points)")
     return lacking
 
 

@@ -1,8 +1,8 @@
 """Lab 6's Wine (grader/harness/wine.py): what it needs, and that its programs start reliably.
 
-Without Wine's preloader about one Windows program in 5,000 exits with status 1 before its
-main() and prints nothing: the kernel put the loader's heap on the page Wine shares with
-every program (0x7ffe0000).  Seen as a failed check of a correct program, under
+Without Wine's preloader about one Windows program in several thousand exits with status 1
+before its main() and prints nothing: the kernel put the loader's heap on the page Wine
+shares with every program (0x7ffe0000).  Seen as a failed check of a correct program, under
 ``make bench`` and in a CI run.  So lab 6 counts the preloader among what it needs, and
 its programs start through it.
 """
