@@ -121,13 +121,23 @@ def _read(path):
         return None
 
 
-def _stat(pid):
-    """(ppid, state, threads) of ``pid`` from /proc/PID/stat, or None."""
+def stat(pid):
+    """(ppid, state, threads) of ``pid`` from /proc/PID/stat, or None once it is gone."""
     text = _read(f"/proc/{pid}/stat")
     if not text:
         return None
     fields = text.rsplit(")", 1)[1].split()
     return int(fields[1]), fields[0], int(fields[17])
+
+
+def cmdline(pid):
+    """The command line of ``pid`` as /proc shows it (words ended by NUL bytes), or b"" once
+    it is gone (or is another user's that /proc hides)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
 
 
 def listening_sockets(pid):
@@ -212,7 +222,7 @@ def _children_of():
     kids = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            st = _stat(entry)
+            st = stat(entry)
             if st:
                 kids.setdefault(st[0], []).append(int(entry))
     return kids
@@ -230,7 +240,7 @@ def descendants(pid):
 
 
 def proc_info(pid, listening=None, with_fds=True):
-    st = _stat(pid)
+    st = stat(pid)
     if st is None:
         return None
     ppid, state, threads = st

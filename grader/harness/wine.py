@@ -31,7 +31,7 @@ import shutil
 import subprocess
 import threading
 
-from . import proc, reaper, sandbox, timing
+from . import proc, proctree, reaper, sandbox, timing
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 #: The mingw-w64 cross compiler for 64-bit Windows (Debian: gcc-mingw-w64-x86-64).
@@ -252,10 +252,10 @@ class Session:
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
+            program = proctree.cmdline(entry).split(b"\0")[0]
+            if not os.path.basename(program).startswith(b"wineserver"):
+                continue
             try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if not os.path.basename(f.read().split(b"\0")[0]).startswith(b"wineserver"):
-                        continue
                 with open(f"/proc/{entry}/environ", "rb") as f:
                     if f"WINEPREFIX={self.prefix}".encode() in f.read().split(b"\0"):
                         return int(entry)

@@ -257,16 +257,13 @@ def test_a_lab_over_the_run_deadline_fails_cleanly(tmp_path):
 
 
 def cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode("utf-8", "replace")
-    except OSError:
-        return ""
+    """The command line of ``pid`` as text, its words separated by spaces ("" once gone)."""
+    return proctree.cmdline(pid).replace(b"\0", b" ").decode("utf-8", "replace")
 
 
 def alive(pid):
     """Running, or a zombie not yet reaped by pid 1 (which reaps orphans late here)."""
-    stat = proctree._stat(pid)
+    stat = proctree.stat(pid)
     return stat is not None and not (stat[1] == "Z" and stat[0] == 1)
 
 

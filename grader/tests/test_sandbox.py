@@ -18,7 +18,7 @@ import pytest
 #: The student's user of the running test (reserved by the ``student`` fixture).
 UID = None
 
-from harness import sandbox
+from harness import proctree, sandbox
 from runall import isolation
 
 AS_ROOT = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
@@ -73,15 +73,6 @@ def student(monkeypatch):
     users.release()
 
 
-def command_line(pid):
-    """The command line of ``pid`` as /proc shows it (empty once it is gone)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
-
-
 def wait_for(predicate, timeout=5.0):
     """Poll ``predicate`` until it holds (a deadline, not a sleep to synchronise)."""
     end = time.monotonic() + timeout
@@ -123,8 +114,8 @@ def test_wines_own_processes_survive_while_wine_is_up(student):
     program = student("", argv0="Z:\\tmp\\build\\lab6\\echo_server_win.exe")
     # Both must have reached their own command line (not still prlimit, setpriv or bash):
     # counting the user's processes alone raced with their exec.
-    wait_for(lambda: command_line(program.pid).startswith(b"Z:\\")
-             and command_line(helper.pid).startswith(b"C:\\"))
+    wait_for(lambda: proctree.cmdline(program.pid).startswith(b"Z:\\")
+             and proctree.cmdline(helper.pid).startswith(b"C:\\"))
     assert sorted(sandbox.processes_of(UID)) == sorted([helper.pid, program.pid])
     assert sandbox.is_wine(helper.pid)
     sandbox.spare_wine(True)
