@@ -439,7 +439,7 @@ def test_stop_signal_ends_every_process(lab):
 @pytest.mark.deadline(30)
 def test_valgrind_clean_with_children(lab):
     """under Valgrind, following its children: no error, no leak, no descriptor left, in the parent or any child"""
-    logs = lab.log_path("valgrind").with_suffix("")  # a new folder each time: no old log in it
+    logs = lab.log_dir("valgrind")  # a new folder each time: no old log in it
     server, port = start(lab, 2, use_valgrind=True, valgrind_dir=logs)
     echo.expect_echo(port, echo.payload(100 * 1024, seed=9), "echoed 100 KiB under Valgrind", server,
                      timeout=15)

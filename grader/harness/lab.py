@@ -55,7 +55,7 @@ class Lab:
         #: The compiler its sources are built (and checked for warnings) with.
         self.cc = wine.MINGW_CC if self.windows else build.compiler()
         self.wine = None
-        self._logs = 0
+        self._logs = []  # the logs of this grading's checks (log_path, log_dir)
         #: What to do about :attr:`missing` (the checks' skip message says it).
         self.remedy = f"Install them: {wine.INSTALL}"
         if self.windows:
@@ -88,9 +88,19 @@ class Lab:
             self.remedy = MACHINE_REMEDY
 
     def close(self):
-        """Stop what the lab keeps running between checks (Wine's server)."""
+        """Stop what the lab keeps running between checks (Wine's server), and remove the
+        logs its checks read: a build folder graded again and again (make lab9) stays small."""
         if self.wine is not None:
             self.wine.close()
+        for path in self._logs:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError:  # another user's folder: it stays, as before
+                    pass
+        self._logs = []
 
     # -- what there is ---------------------------------------------------------
     def source(self, name):
@@ -109,8 +119,17 @@ class Lab:
         return path
 
     def log_path(self, stem):
-        self._logs += 1
-        return self.out / f"{stem}.{os.getpid()}.{self._logs}.log"
+        """A new path for a log a check reads (an strace log), in the build folder."""
+        return self._new_log(f"{stem}.{os.getpid()}.{len(self._logs) + 1}.log")
+
+    def log_dir(self, stem):
+        """A new folder's path for the logs of a program that forks (Valgrind's, one a process)."""
+        return self._new_log(f"{stem}.{os.getpid()}.{len(self._logs) + 1}")
+
+    def _new_log(self, name):
+        path = self.out / name
+        self._logs.append(path)  # removed by close(): each check has read its own
+        return path
 
     # -- starting programs -------------------------------------------------------
     def start(self, name, *args, linebuf=True, short_read=None, short_write=None, use_valgrind=False,

@@ -30,16 +30,30 @@ MUTANTS = [pytest.param(m, id=m.id, marks=NO_WINE) if m.lab in WINDOWS_LABS else
            for m in all_mutants() if m.lab in WITH_CHECKS]
 
 
+class SolutionGradings:
+    """Each lab's solution graded once, built in a folder of its own: ``gradings(lab)`` is
+    its :class:`Graded`, ``gradings.build(lab)`` that folder."""
+
+    def __init__(self, tmp_path_factory):
+        self.tmp = tmp_path_factory
+        self.cache, self.builds = {}, {}
+
+    def __call__(self, lab):
+        if lab not in self.cache:
+            folder = self.tmp.mktemp(f"sol{lab}")
+            self.builds[lab] = folder / "build"
+            self.cache[lab] = grade(lab, ROOT / "solutions", folder, build_root=self.builds[lab])
+        return self.cache[lab]
+
+    def build(self, lab):
+        self(lab)
+        return self.builds[lab]
+
+
 @pytest.fixture(scope="session")
 def solution_results(tmp_path_factory):
-    """Each lab's solution graded once (session-wide): {lab: Graded}."""
-    cache = {}
-
-    def get(lab):
-        if lab not in cache:
-            cache[lab] = grade(lab, ROOT / "solutions", tmp_path_factory.mktemp(f"sol{lab}"))
-        return cache[lab]
-    return get
+    """Each lab's solution graded once (session-wide): see :class:`SolutionGradings`."""
+    return SolutionGradings(tmp_path_factory)
 
 
 @pytest.mark.parametrize("lab", GRADED)
@@ -49,6 +63,15 @@ def test_solution_scores_full_marks(lab, solution_results):
     assert graded.score == 100, graded.stdout
     assert graded.returncode == 0
     assert f"lab {lab}: 100/100 points" in graded.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("lab", GRADED)
+def test_a_grading_leaves_no_logs(lab, solution_results):
+    """The logs a grading's checks read (strace's, Valgrind's) go when its lab ends: a build
+    folder graded again and again keeps only what was built."""
+    left = sorted(p.name for p in solution_results.build(lab).rglob("*")
+                  if p.name.endswith(".log") or p.name.startswith(("valgrind.", "close.strace")))
+    assert left == [], f"lab {lab} left its logs in its build folder: {left}"
 
 
 @pytest.mark.parametrize("lab", GRADED)
