@@ -53,10 +53,15 @@ class Participant:
     def send_slowly(self, data, step=1, interval=0.002):
         """Send ``data`` ``step`` bytes at a time, one piece every ``interval`` s (TCP_NODELAY:
         each piece its own segment), while the room goes on with everything else."""
+        self.send_pieces([data[i:i + step] for i in range(0, len(data), step)], interval)
+
+    def send_pieces(self, pieces, interval=0.002):
+        """Send each of ``pieces`` (bytes) as a segment of its own, one every ``interval`` s,
+        while the room goes on with everything else."""
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         start = time.monotonic()
-        for n, i in enumerate(range(0, len(data), step)):
-            self._drip.append((start + n * interval, bytes(data[i:i + step])))
+        for n, piece in enumerate(pieces):
+            self._drip.append((start + n * interval, bytes(piece)))
 
     def stop_reading(self):
         """Read nothing more: the server's sends pile up in the buffers."""
