@@ -25,12 +25,16 @@ def ephemeral_low():
 
 
 def free_port(kind=socket.SOCK_STREAM, distinct_bytes=False):
-    """A port that is free on 127.0.0.1 right now.
+    """A port that is free on 127.0.0.1 right now, its two bytes different.
 
-    With ``distinct_bytes`` the port's two bytes differ, so that a port written
-    without ``htons`` is visibly another port; and that other port lies below the range
-    the kernel picks ports from (and above the privileged ones), so that a program that
-    binds it by mistake never meets a port that another grading's server or connection
+    Equal bytes would read the same with or without ``htons``/``ntohs``: a server given such
+    a port, which prints it without ``ntohs()``, would pass a check by chance (seen: one
+    round in six, ``restart_on_same_port``; the kernel's ports for port 0 are retried for
+    the same reason, ``Lab.start_ready``).
+
+    With ``distinct_bytes``, moreover, the port written without ``htons`` lies below the
+    range the kernel picks ports from (and above the privileged ones), so that a program
+    that binds it by mistake never meets a port that another grading's server or connection
     takes meanwhile (seen: `bind: Address already in use` instead of the htons hint while
     other gradings ran), and it is free now (no service of the machine holds it).
     """
@@ -39,8 +43,9 @@ def free_port(kind=socket.SOCK_STREAM, distinct_bytes=False):
         with socket.socket(socket.AF_INET, kind) as s:
             s.bind((HOST, 0))
             port = s.getsockname()[1]
-        if not distinct_bytes or ((port >> 8) != (port & 0xFF)
-                                  and UNPRIVILEGED <= swapped(port) < low
+        if (port >> 8) == (port & 0xFF):
+            continue
+        if not distinct_bytes or (UNPRIVILEGED <= swapped(port) < low
                                   and not port_is_bound(swapped(port), kind)):
             return port
 

@@ -7,7 +7,8 @@ once passed for holding it, and its checks blamed other mistakes.
 
 And a server asked for port 0 is started again when the kernel's port has two equal bytes:
 that port is the same printed with or without ntohs(), and a mutant that forgets ntohs()
-passed the checks that depended on it one time in 256.
+passed the checks that depended on it one time in 256. For the same reason a port the
+checks choose themselves (net.free_port) never has two equal bytes.
 """
 import os
 import socket
@@ -110,3 +111,34 @@ def test_equal_bytes_every_time_end_after_a_few_tries():
         assert len(starter.started) == lab.READY_TRIES
     finally:
         proc.kill_all()
+
+
+class PortsInTurn:
+    """A stand-in for socket.socket whose bind to port 0 gets the ports of ``ports`` in turn."""
+
+    def __init__(self, ports):
+        self.ports = iter(ports)
+
+    def __call__(self, *_args):
+        port = next(self.ports)
+
+        class Bound:
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *_exc):
+                return False
+
+            def bind(self, _address):
+                pass
+
+            def getsockname(self):
+                return ("127.0.0.1", port)
+        return Bound()
+
+
+def test_a_port_the_checks_choose_never_has_two_equal_bytes(monkeypatch):
+    """A server given port 0x2121 prints the same port with or without ntohs(): the checks that
+    choose a port (restart_on_same_port) never choose such a one."""
+    monkeypatch.setattr(net.socket, "socket", PortsInTurn([0x2121, 0x9C9C, 0x2122]))
+    assert net.free_port() == 0x2122
