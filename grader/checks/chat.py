@@ -24,7 +24,7 @@ import threading
 import time
 
 from harness import common, crowd, net, proc, timing
-from harness.chat import Room
+from harness.chat import Room, chunks
 from harness.common import deadline
 from harness.lab import READY_LINE, stderr_hint, stop_server
 from harness.report import fail, show
@@ -404,9 +404,8 @@ def one_order_for_everyone(lab):
             # 7 bytes at a time, but its last two lines in one piece: a server that loses a
             # line when one read holds two loses one every time, not only when the machine
             # was slow enough for pieces to merge (seen: one round in four)
-            text = b"".join(lines[:-2])
-            talker.send_pieces([text[i:i + 7] for i in range(0, len(text), 7)]
-                               + [b"".join(lines[-2:])], interval=0.001)
+            talker.send_pieces(chunks(b"".join(lines[:-2]), 7) + [b"".join(lines[-2:])],
+                               interval=0.001)
 
         def expected(member):
             return [prefixed(t, x) for t, lines in sent.items() if t is not member for x in lines]

@@ -25,6 +25,11 @@ from . import timing
 HOST = "127.0.0.1"
 
 
+def chunks(data, step):
+    """``data`` cut into pieces of ``step`` bytes (the last one shorter)."""
+    return [data[i:i + step] for i in range(0, len(data), step)]
+
+
 class Participant:
     """One chat client played by the grader."""
 
@@ -53,7 +58,7 @@ class Participant:
     def send_slowly(self, data, step=1, interval=0.002):
         """Send ``data`` ``step`` bytes at a time, one piece every ``interval`` s (TCP_NODELAY:
         each piece its own segment), while the room goes on with everything else."""
-        self.send_pieces([data[i:i + step] for i in range(0, len(data), step)], interval)
+        self.send_pieces(chunks(data, step), interval)
 
     def send_pieces(self, pieces, interval=0.002):
         """Send each of ``pieces`` (bytes) as a segment of its own, one every ``interval`` s,
