@@ -16,6 +16,7 @@ the grading held at once.  Needs root for --box (a cgroup; v1 or v2).
 import argparse
 import csv
 import io
+import json
 import os
 import pathlib
 import resource
@@ -115,14 +116,13 @@ def full_marks(rows, labs, out):
     wrong = [r["student"] for r in rows if float(r["total"]) != 100 * labs]
     if wrong:
         failed = []
-        for student in wrong:
-            report = out / student / "report.txt"
-            text = report.read_text(errors="replace") if report.exists() else ""
-            block = False
-            for line in text.splitlines():  # each failure's block: `FAIL name ...` to a blank
-                block = line.startswith("FAIL ") or (block and line.strip() != "")
-                if block:
-                    failed.append(f"  {student}: {line}")
+        for student in wrong:  # run_all's results.json (Gradescope's format): each check's status
+            path = out / student / "results.json"
+            tests = json.loads(path.read_text())["tests"] if path.exists() else []
+            for test in tests:
+                if test["status"] != "passed":
+                    got = (test["output"].strip().splitlines() or [""])[0]
+                    failed.append(f"  {student}: {test['name']}: {got}")
         sys.exit(f"bench: not full marks for {', '.join(wrong)}: the timing is not a result\n"
                  + "\n".join(failed[:20]))
 
