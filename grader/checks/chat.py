@@ -539,6 +539,41 @@ def flood_line(n):
 
 #: Bytes of chat at most before the client that stopped reading must be dropped.
 FLOOD_LIMIT = 24 << 20
+#: Lines of the flood at most on their way to the reader at once.  Whatever A sent and B has
+#: not read yet sits in the kernel's buffers (A's, the server's, B's); a server that finds B's
+#: full drops B, rightly.  32 lines (33 KB) fit B's buffers however late the grader reads: a
+#: socket's receive buffer starts at 128 KB (tcp_rmem) and only grows.
+FLOOD_AHEAD = 32
+
+
+def flood(room, talker, listener, done):
+    """Flood the room: ``talker`` sends numbered 1000-byte lines (:func:`flood_line`), at most
+    :data:`FLOOD_AHEAD` ahead of what ``listener`` has received, until ``done()`` is true,
+    ``listener`` gets nothing new for 1 s, or :data:`FLOOD_LIMIT` bytes went.
+
+    Returns (lines sent, lines ``listener`` received meanwhile, whether it got nothing new for
+    the last second).  The bound keeps a busy grader fair: when it is slow to read (another
+    grading beside it), A's lines already on their way still fit B's buffers, and a correct
+    server has no reason to drop B as a client that does not read."""
+    base = len(listener.stamped)
+    sent, seen, progress = 0, 0, timing.Deadline(timing.seconds(1.0))
+    while not done():
+        if sent - seen <= FLOOD_AHEAD - 16 and sent < FLOOD_LIMIT // 1000:
+            talker.send(b"".join(flood_line(n) for n in range(sent, sent + 16)))
+            sent += 16
+        room.pump(0.01)
+        if len(listener.stamped) - base > seen:
+            seen, progress = len(listener.stamped) - base, timing.Deadline(timing.seconds(1.0))
+        elif progress.expired():
+            return sent, seen, True
+    return sent, seen, False
+
+
+def dropped_line(server, client):
+    """A function that is true once ``server`` printed ``dropped IP:PORT: not reading`` for
+    ``client`` (the line the checks wait for while they flood the room)."""
+    line = f"dropped {client.name}: not reading"
+    return lambda: line in server.err().decode("utf-8", "replace")
 
 
 @deadline(20)
@@ -552,16 +587,7 @@ def non_reader_is_dropped(lab):
         dropped = f"dropped {sleeper.name}: not reading"
         did = (f"connected C (a small receive buffer; it never reads), then A and B to "
                f"`{server.shown}`; A sent 1000-byte lines, B read them")
-        sent, last_progress, seen = 0, timing.Deadline(timing.seconds(1.0)), 0
-        while dropped not in server.err().decode("utf-8", "replace"):
-            if talker.unsent() < 32_000 and sent < FLOOD_LIMIT // 1000:
-                talker.send(b"".join(flood_line(n) for n in range(sent, sent + 16)))
-                sent += 16
-            room.pump(0.01)
-            if len(listener.lines()) > seen:
-                seen, last_progress = len(listener.lines()), timing.Deadline(timing.seconds(1.0))
-            elif last_progress.expired():
-                break
+        sent, seen, quiet = flood(room, talker, listener, dropped_line(server, sleeper))
         stalled = dropped not in server.err().decode("utf-8", "replace")
         if stalled:
             exited = server.poll()
@@ -581,7 +607,7 @@ def non_reader_is_dropped(lab):
             fail(did, expected=f"stderr {show(dropped)} within {FLOOD_LIMIT >> 20} MB of chat, "
                                "while B keeps receiving",
                  got=f"after {sent * 1000 >> 10} KB sent, B had received {seen} of {sent} lines"
-                     + (" and nothing more for 1 s" if not last_progress.left() else "")
+                     + (" and nothing more for 1 s" if quiet else "")
                      + "; no such line on stderr", stderr=server.err(), hint=hint)
         # The others go on: everything A sent reaches B, whole and in order.
         tail = [flood_line(n) for n in range(sent, sent + 3)]

@@ -325,20 +325,6 @@ def test_departed_client_memory_unused(lab):
                   "under the mutex, before its thread closes its socket and frees it")
 
 
-def flood_until_dropped(server, room, talker, sleeper):
-    """``talker`` sends 1000-byte lines until the server drops ``sleeper`` for not reading (or
-    the chat stalls for 1 s, or :data:`chat.FLOOD_LIMIT` bytes went); how many lines."""
-    dropped = f"dropped {sleeper.name}: not reading"
-    sent, progress = 0, timing.Deadline(timing.seconds(1.0))
-    while dropped not in server.err().decode("utf-8", "replace") and not progress.expired():
-        if talker.unsent() < 32_000 and sent < chat.FLOOD_LIMIT // 1000:
-            talker.send(b"".join(chat.flood_line(n) for n in range(sent, sent + 16)))
-            sent += 16
-            progress = timing.Deadline(timing.seconds(1.0))
-        room.pump(0.01)
-    return sent
-
-
 def stop_traced(program):
     """End a server run under strace: SIGINT to the server itself (strace, its parent, does not
     pass a signal of its own on), again every 0.5 s, then a kill; strace's exit status (the
@@ -371,10 +357,11 @@ def test_descriptor_closed_once(lab):
     with room:
         sleeper, = chat.join(server, room, 1, rcvbuf=4096)
         sleeper.stop_reading()
-        talker, rude, _stays = chat.join(server, room, 3)
+        talker, rude, stays = chat.join(server, room, 3)
         rude.send(b"z" * (chat.LINE_MAX + 100))  # a line too long: its own thread drops it
         room.wait(lambda: rude.eof, 3)
-        flood_until_dropped(server, room, talker, sleeper)  # dropped by the talker's thread
+        # The talker's thread drops the sleeper.
+        chat.flood(room, talker, stays, chat.dropped_line(server, sleeper))
         room.wait(lambda: sleeper.eof, 1)
         status = stop_traced(server)
     try:
@@ -404,7 +391,8 @@ def test_nonreader_holds_no_lock(lab):
         sleeper, = chat.join(server, room, 1, rcvbuf=4096)
         sleeper.stop_reading()
         talker, listener = chat.join(server, room, 2)
-        sent = flood_until_dropped(server, room, talker, sleeper)
+        sent, _seen, _quiet = chat.flood(room, talker, listener,
+                                         chat.dropped_line(server, sleeper))
         # The flood reaches the listener first (bounded: a stalled room is what is judged
         # next): B's line then never meets the talker's lines in a server's shared buffer.
         room.wait(lambda: len(listener.lines()) >= sent, 2)
