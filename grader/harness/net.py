@@ -224,6 +224,8 @@ class FakeTcpServer:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((HOST, port))
         self.sock.listen(16)
+        # Set here, not in the thread: a caller may close() before the thread runs.
+        self.sock.settimeout(0.02)  # how quickly close() is noticed
         self.port = self.sock.getsockname()[1]
         self.connections = 0
         self.errors = []
@@ -233,7 +235,6 @@ class FakeTcpServer:
         self._thread.start()
 
     def _serve(self):
-        self.sock.settimeout(0.02)  # how quickly close() is noticed
         while not self._stop.is_set():
             try:
                 conn, _ = self.sock.accept()
