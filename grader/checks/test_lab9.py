@@ -118,7 +118,7 @@ def chat_script(server, room):
     for i in range(3):
         for p in (a, b, c):
             p.send(said[p][i])
-    room.wait(lambda: all(len(p.lines()) >= 6 for p in (a, b, c)), SLOW)
+    room.wait(lambda: all(len(p.stamped) >= 6 for p in (a, b, c)), SLOW)
     for p in (a, b, c):
         want = sorted(line for q in (a, b, c) if q is not p for line in lines_of(q, said[q]))
         if sorted(p.lines()) != want:
@@ -137,13 +137,13 @@ def chat_script(server, room):
         room.wait(lambda: rude.eof, 2)
         pace.leave(rude, since=before_drop)
         talkers = (b, c, d, e)
-        had = {p: len(p.lines()) for p in talkers}
+        had = {p: len(p.stamped) for p in talkers}
         for p in talkers:
             p.send(f"bye from {p.name}\n".encode())
         # every bye delivered before anyone leaves: a send to a client that has gone is
         # vanished_client_does_not_kill_the_server's to judge (here it killed a server that
         # lets SIGPIPE kill it in one loaded round of five, and Helgrind blamed its lock)
-        room.wait(lambda: all(len(p.lines()) >= had[p] + 3 for p in talkers), 2)
+        room.wait(lambda: all(len(p.stamped) >= had[p] + 3 for p in talkers), 2)
         for p in (b, c, d):
             pace.leave(p)
         pace.arrive()
@@ -190,7 +190,7 @@ def round_of_20(server, room, what):
     pace = chat.Pace(server, room)
     for n, p in enumerate(others, 1):
         p.send(said[p][0])
-        if not room.wait(lambda: len(speaker.lines()) >= n, 3):
+        if not room.wait(lambda: len(speaker.stamped) >= n, 3):
             break
         pace.idle()
     if sorted(speaker.lines()) != sorted(chat.prefixed(p, said[p][0]) for p in others):
@@ -311,7 +311,7 @@ def test_departed_client_memory_unused(lab):
         server.wait_line(f"closed {re.escape(a.name)}", timing.seconds(SLOW))
         c, = chat.join(server, room, 1, timeout=SLOW)
         b.send(b"after A left\nand again\n")
-        room.wait(lambda: len(c.lines()) >= 2, SLOW)
+        room.wait(lambda: len(c.stamped) >= 2, SLOW)
         status = stop(server)
     log = server.valgrind_log()
     freed = [f for f in valgrind.parse(log) if f.kind == "error"]
@@ -395,7 +395,7 @@ def test_nonreader_holds_no_lock(lab):
                                          chat.dropped_line(server, sleeper))
         # The flood reaches the listener first (bounded: a stalled room is what is judged
         # next): B's line then never meets the talker's lines in a server's shared buffer.
-        room.wait(lambda: len(listener.lines()) >= sent, 2)
+        room.wait(lambda: len(listener.stamped) >= sent, 2)
         # The others go on: the listener speaks, a newcomer joins and speaks. The newcomer
         # comes once B's line is through and the server idle again: two lines at once would
         # judge the relay again (a server with one buffer for all mixed them now and then).
