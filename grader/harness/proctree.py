@@ -130,6 +130,24 @@ def stat(pid):
     return int(fields[1]), fields[0], int(fields[17])
 
 
+def pids():
+    """Every pid /proc lists now (ints), or [] where there is no /proc (a bare root)."""
+    try:
+        return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+    except OSError:
+        return []
+
+
+def environ(pid):
+    """The environment of ``pid`` as its ``NAME=value`` entries (bytes), or [] once it is
+    gone, or is another user's, or a zombie (whose environment /proc no longer shows)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return f.read().split(b"\0")
+    except OSError:
+        return []
+
+
 def cmdline(pid):
     """The command line of ``pid`` as /proc shows it (words ended by NUL bytes), or b"" once
     it is gone (or is another user's that /proc hides)."""
@@ -202,11 +220,7 @@ def holders(inodes):
     Told by the socket itself, not by its port: another program may bind the same port
     the moment it is free (a port number is evidence of nothing once its socket is gone).
     """
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and socket_inodes(entry) & inodes:
-            found.append(int(entry))
-    return found
+    return [pid for pid in pids() if socket_inodes(pid) & inodes]
 
 
 def _syscall(pid):
@@ -220,11 +234,10 @@ def _syscall(pid):
 def _children_of():
     """{ppid: [pid]} over every process of /proc."""
     kids = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            st = stat(entry)
-            if st:
-                kids.setdefault(st[0], []).append(int(entry))
+    for pid in pids():
+        st = stat(pid)
+        if st:
+            kids.setdefault(st[0], []).append(pid)
     return kids
 
 

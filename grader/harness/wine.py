@@ -249,18 +249,12 @@ class Session:
 
     def _find_server(self):
         """The pid of the wineserver of this session's prefix (read from /proc), or None."""
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            program = proctree.cmdline(entry).split(b"\0")[0]
-            if not os.path.basename(program).startswith(b"wineserver"):
-                continue
-            try:
-                with open(f"/proc/{entry}/environ", "rb") as f:
-                    if f"WINEPREFIX={self.prefix}".encode() in f.read().split(b"\0"):
-                        return int(entry)
-            except OSError:
-                continue
+        needle = f"WINEPREFIX={self.prefix}".encode()
+        for pid in proctree.pids():
+            program = proctree.cmdline(pid).split(b"\0")[0]
+            if os.path.basename(program).startswith(b"wineserver") and \
+                    needle in proctree.environ(pid):
+                return pid
         return None
 
     def close(self):
