@@ -310,7 +310,10 @@ class FakeUdpServer:
 
     def _serve(self):
         while not self._stop.is_set():
-            got = self.peer.recv(0.1)
+            try:
+                got = self.peer.recv(0.1)
+            except OSError:  # closed under it (a close() whose join gave up): the end
+                return
             if got is None:
                 continue
             self.received.append(got[0])
