@@ -34,8 +34,9 @@ class Graded:
         return sorted(n for n, c in self.checks.items() if not c.passed)
 
 
-def grade(lab, impl, tmp_path, build_root=None, timeout=900, env=None):
+def grade(lab, impl, tmp_path, build_root=None, timeout=900, env=None, only=None):
     """Run grader/grade.py on ``impl`` (a folder with labN/); return a :class:`Graded`.
+    ``only`` (a pytest ``-k`` expression) grades only the checks it selects.
 
     ``timeout`` is a net for a grader that hangs: a grading's own deadlines stretch by the
     slowness it measures at its start (up to x8), and a hanging mutant graded among others
@@ -45,6 +46,8 @@ def grade(lab, impl, tmp_path, build_root=None, timeout=900, env=None):
             "--results-json", str(out)]
     if build_root:
         argv += ["--build-root", str(build_root)]
+    if only:
+        argv += ["--", "-k", only]
     proc = reaper.run(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                       timeout=timeout, text=True, env=env)
     return Graded(proc, resultslib.read(out) if out.exists() else [])
