@@ -4,7 +4,7 @@ module (grader/checks/echo.py, chat.py) a check of a lab with its points."""
 import re
 import socket
 
-from . import lab as lablib, net, proc, timing, valgrind
+from . import lab as lablib, net, proc, proctree, timing, valgrind
 from .lab import stderr_hint
 from .report import CheckFailed, fail, show
 
@@ -327,7 +327,11 @@ def expect_restart_on_same_port(lab, connect):
     with connect(server, port):
         # Killed while its client is connected, the server's side of that connection closes
         # first: it lingers (FIN_WAIT, then TIME_WAIT once the client closes) and holds the port.
+        # First, that is, once every process that held it has died (lab 7: the child, which
+        # kill() does not wait for): else the client closes first and no TIME_WAIT is left.
+        held = proctree.tree_sockets(server.pid)
         server.kill()
+        proctree.wait_released(held, timing.seconds(5))
     again = lab.start(lab.server, port, 1)
     if again.wait_line(lablib.READY_LINE, timing.seconds(5)):
         return

@@ -223,6 +223,25 @@ def holders(inodes):
     return [pid for pid in pids() if socket_inodes(pid) & inodes]
 
 
+def tree_sockets(pid):
+    """The inodes of the sockets ``pid`` and its descendants hold open now."""
+    inodes = socket_inodes(pid)
+    for kid in descendants(pid):
+        inodes |= socket_inodes(kid)
+    return inodes
+
+
+def wait_released(inodes, timeout):
+    """Wait until no live process holds one of the sockets ``inodes`` (a killed process's
+    sockets close only once it has really died); True then, False at the deadline."""
+    deadline = timing.Deadline(timeout)
+    while holders(inodes):
+        if deadline.expired():
+            return False
+        time.sleep(0.01)  # polling /proc, with a deadline
+    return True
+
+
 def _syscall(pid):
     text = _read(f"/proc/{pid}/syscall")
     if not text or not text.split()[0].isdigit():
