@@ -31,11 +31,12 @@ out, errors reported with the call and WSAGetLastError(), and stdin/stdout in bi
 """
 import re
 import subprocess
+import time
 
 import pytest
 
 import echo
-from harness import common, net, proc, timing
+from harness import common, net, proc, proctree, timing
 from harness.lab import stderr_hint
 from harness.report import CheckFailed, fail, first_difference, show
 
@@ -285,6 +286,12 @@ def test_client_reset_while_queued(lab):
     busy.send(b"busy\n")
     busy.recv_exact(5, 5)  # the server is serving this one: the next connection must queue
     queued = net.TcpClient(port)
+    # The reset only once the server's kernel has the connection (connect() may return
+    # before it processed the last ACK): a reset that came first would kill a half-open
+    # connection that never reaches the listen queue, and accept() could not fail.
+    completed = timing.Deadline(timing.seconds(2))
+    while not proctree.established(server.pid, port, queued.local_port) and not completed.expired():
+        time.sleep(0.005)  # polling /proc/PID/net/tcp, with a deadline
     queued.reset()  # SO_LINGER 0, then close: a reset while it waits for accept()
     busy.shutdown_write()
     busy.recv_until_eof(5)

@@ -180,6 +180,20 @@ def _bound_sockets(pid, kind):
     return found
 
 
+def established(pid, port, peer_port):
+    """True when ``pid``'s network namespace holds an established TCP connection from local
+    ``port`` to ``peer_port`` (/proc/PID/net/tcp): a connection the server's kernel has
+    completed, in the listen queue until accept() takes it."""
+    text = _read(f"/proc/{pid}/net/tcp") or ""
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) > 3 and fields[3] == "01" and \
+                int(fields[1].rsplit(":", 1)[1], 16) == port and \
+                int(fields[2].rsplit(":", 1)[1], 16) == peer_port:
+            return True
+    return False
+
+
 def ports_held(pid, kind=socket.SOCK_STREAM):
     """The ports on which ``pid`` or one of its descendants holds a socket of ``kind``: a
     TCP socket listening, or a UDP socket bound. Empty when none can be seen: the program is
