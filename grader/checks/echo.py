@@ -296,7 +296,7 @@ def client_that_vanishes_does_not_kill_the_server(lab):
         expect_echo(port, b"next\n", f"sent 64 KiB to `{server.shown}` and closed without reading "
                                      "the echo, then connected another client", server)
     except (OSError, AssertionError) as exc:
-        status = server.wait(1)
+        status = server.wait(timing.seconds(1))
         if status == -signal.SIGPIPE:
             fail("sent 64 KiB and closed without reading the echo",
                  expected="the server goes on with the next client",

@@ -4,7 +4,7 @@ Program: ``socket_create [tcp|udp]``.
 """
 import pytest
 
-from harness import common, proc, strace
+from harness import common, proc, strace, timing
 from harness.report import fail, show
 
 pytestmark = pytest.mark.lab1
@@ -68,7 +68,7 @@ def test_calls_socket_and_getsockopt(lab):
     log = lab.log_path("strace-lab1")
     program = lab.start(PROGRAM, "udp", strace_log=log, strace_trace="socket,getsockopt")
     program.close_stdin()
-    program.wait(5)
+    program.wait(timing.seconds(5))
     text = log.read_text() if log.exists() else ""
     sockets = strace.calls(text, "socket")
     inet = [c for c in sockets if c[1].startswith("AF_INET,")]
@@ -137,10 +137,11 @@ def test_getsockopt_failure_reported(lab):
 
 
 @pytest.mark.points(15)
+@pytest.mark.deadline(30)
 def test_valgrind_clean(lab):
     """under Valgrind: no memory error, no leak, the socket closed before exit"""
     for kind in ("tcp", "udp"):
         program = lab.start(PROGRAM, kind, use_valgrind=True)
         program.close_stdin()
-        status = program.wait(15)
+        status = program.wait(timing.seconds(15))
         common.valgrind_clean(program, status, f"`socket_create {kind}`")

@@ -107,7 +107,7 @@ def test_client_that_resets_ends_only_its_session(lab):
         expect_echo(port, b"still there?\n", f"reset a client of `{server.shown}` in the middle "
                                              "of its echo, then connected another", server)
     except (OSError, AssertionError):
-        if server.wait(1) is None:
+        if server.wait(timing.seconds(1)) is None:
             raise
     status = server.poll()
     if status is not None:

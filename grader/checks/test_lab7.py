@@ -361,7 +361,7 @@ def test_accept_interrupted_by_sigchld_is_retried(lab):
     try:
         echo.expect_echo(port, b"second\n", did, server)
     except (OSError, AssertionError) as exc:
-        status = server.wait(0.5)
+        status = server.wait(timing.seconds(0.5))
         err = server.err()
         if status is not None:
             fail(did, expected="the second client echoed",
