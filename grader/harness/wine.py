@@ -20,7 +20,12 @@ The grader manages Wine itself, so that a student never has to:
   ``wineserver`` with ``-k``, which ends every program of the prefix.
 
 ``WINEDEBUG=-all`` silences Wine's own messages; mscoree and mshtml (.NET and the
-HTML engine, which Wine offers to download) and the menu builder are disabled.
+HTML engine, which Wine offers to download) and the menu builder are disabled, and so is
+winedbg, the debugger Wine starts when a program crashes: the program then ends at once
+with its status (a page fault: 5), where winedbg attached to it and to every process of the
+prefix, wrote its report into the program's own pipes, and once (a CI run on a very busy
+machine: a crash inside Wine, in a correct server) left the prefix unable to run anything
+more, so that every later check of the lab failed.
 """
 import atexit
 import fcntl
@@ -101,7 +106,7 @@ def missing():
 def env(prefix):
     """The Wine part of a program's environment, for the prefix ``prefix``."""
     return {"WINEPREFIX": str(prefix), "WINEDEBUG": "-all",
-            "WINEDLLOVERRIDES": "mscoree,mshtml=;winemenubuilder.exe=d"}
+            "WINEDLLOVERRIDES": "mscoree,mshtml=;winemenubuilder.exe=d;winedbg.exe=d"}
 
 
 def template_path():

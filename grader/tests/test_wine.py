@@ -63,3 +63,37 @@ def test_windows_programs_run_under_the_preloader(tmp_path):
     finally:
         lab.close()
     assert exe.startswith("wine64-preloader"), f"the server runs as {exe}, not under the preloader"
+
+
+CRASH = r"""
+#include <stdio.h>
+int main(void)
+{
+    volatile int *nowhere = (int *)8;
+    printf("about to crash\n");
+    fflush(stdout);
+    return *nowhere;
+}
+"""
+
+
+@pytest.mark.skipif(bool(wine.missing()), reason="lab 6 needs " + " and ".join(wine.missing()))
+def test_a_crash_ends_the_program_at_once_and_the_prefix_goes_on(tmp_path):
+    """A page fault ends the program with status 5, without Wine's debugger (winedbg): it
+    attached to the prefix's processes and wrote its report into the program's pipes, and
+    once left the prefix unable to run anything more (a CI run on a very busy machine)."""
+    impl = tmp_path / "lab6"
+    shutil.copytree(ROOT / "solutions" / "lab6", impl)
+    (impl / "echo_client_win.c").write_text(CRASH)
+    lab = labmod.Lab(6, impl, tmp_path / "build")
+    try:
+        crashed = lab.start(lab.client)
+        status = crashed.wait(30)
+        out, err = crashed.out(), crashed.err()
+        server, _port = lab.start_server(lab.server, 0)  # the prefix still runs programs
+        server.kill()
+    finally:
+        lab.close()
+    assert status == 5, (status, out, err)
+    assert out == b"about to crash\r\n", out  # text-mode stdout: it never switched
+    assert b"Backtrace" not in out + err and b"Register dump" not in out + err, err
