@@ -31,7 +31,6 @@ out, errors reported with the call and WSAGetLastError(), and stdin/stdout in bi
 """
 import re
 import subprocess
-import time
 
 import pytest
 
@@ -289,9 +288,7 @@ def test_client_reset_while_queued(lab):
     # The reset only once the server's kernel has the connection (connect() may return
     # before it processed the last ACK): a reset that came first would kill a half-open
     # connection that never reaches the listen queue, and accept() could not fail.
-    completed = timing.Deadline(timing.seconds(2))
-    while not proctree.established(server.pid, port, queued.local_port) and not completed.expired():
-        time.sleep(0.005)  # polling /proc/PID/net/tcp, with a deadline
+    proctree.until(lambda: proctree.established(server.pid, port, queued.local_port), 2, every=0.005)
     queued.reset()  # SO_LINGER 0, then close: a reset while it waits for accept()
     busy.shutdown_write()
     busy.recv_until_eof(5)

@@ -331,7 +331,7 @@ def expect_restart_on_same_port(lab, connect):
         # kill() does not wait for): else the client closes first and no TIME_WAIT is left.
         held = proctree.tree_sockets(server.pid)
         server.kill()
-        proctree.wait_released(held, timing.seconds(5))
+        proctree.wait_released(held, 5)
     again = lab.start(lab.server, port, 1)
     if again.wait_line(lablib.READY_LINE, timing.seconds(5)):
         return

@@ -45,16 +45,21 @@ class Mutant:
         source = ROOT / "solutions" / f"lab{self.lab}"
         target = pathlib.Path(impl_dir) / f"lab{self.lab}"
         shutil.copytree(source, target, dirs_exist_ok=True)
-        path = target / self.file
-        text = path.read_text()
-        for edit in self.edits:
-            count = text.count(edit["old"])
-            if count != 1:
-                raise ValueError(f"{self.path}: edit text found {count} times in {self.file} "
-                                 f"(must be exactly once): {edit['old']!r}")
-            text = text.replace(edit["old"], edit["new"])
-        path.write_text(text)
+        edit(target / self.file, self.edits, self.path)
         return target
+
+
+def edit(path, edits, origin):
+    """Apply ``edits`` (each ``{"old": ..., "new": ...}``, its old text found exactly once)
+    to the file ``path``; ``origin`` names where the edits come from, in the error."""
+    text = path.read_text()
+    for change in edits:
+        count = text.count(change["old"])
+        if count != 1:
+            raise ValueError(f"{origin}: edit text found {count} times in {path.name} "
+                             f"(must be exactly once): {change['old']!r}")
+        text = text.replace(change["old"], change["new"])
+    path.write_text(text)
 
 
 def all_mutants(lab=None):

@@ -201,8 +201,7 @@ def ports_held(pid, kind=socket.SOCK_STREAM):
     bound = _bound_sockets(pid, kind)
     if not bound:
         return set()
-    return {bound[inode] for p in [int(pid)] + descendants(pid) for inode in socket_inodes(p)
-            if inode in bound}
+    return {bound[inode] for inode in tree_sockets(pid) if inode in bound}
 
 
 def _fds(pid, listening):
@@ -246,14 +245,21 @@ def tree_sockets(pid):
 
 
 def wait_released(inodes, timeout):
-    """Wait until no live process holds one of the sockets ``inodes`` (a killed process's
-    sockets close only once it has really died); True then, False at the deadline."""
-    deadline = timing.Deadline(timeout)
-    while holders(inodes):
-        if deadline.expired():
-            return False
-        time.sleep(0.01)  # polling /proc, with a deadline
-    return True
+    """Wait up to ``timeout`` s (stretched) until no live process holds one of the sockets
+    ``inodes`` (a killed process's sockets close only once it has really died); True then,
+    False at the deadline."""
+    return until(lambda: not holders(inodes), timeout)
+
+
+def until(look, timeout, every=0.01):
+    """Call ``look()`` until it returns something true or ``timeout`` s (stretched) pass;
+    return its last value.  For what /proc shows (no event announces it)."""
+    deadline = timing.Deadline(timing.seconds(timeout))
+    while True:
+        value = look()
+        if value or deadline.expired():
+            return value
+        time.sleep(min(every, deadline.left()))  # polling /proc, with a deadline
 
 
 def _syscall(pid):

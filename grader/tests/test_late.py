@@ -23,24 +23,19 @@ import shutil
 import pytest
 
 from conftest import ROOT, grade
-from harness.mutants import all_mutants
+from harness.mutants import all_mutants, edit
 
 
 def late_program(tmp_path, lab, file, edits, mutant=None):
-    """Lab ``lab``'s reference (or ``mutant`` of it) with ``edits`` ((old, new) pairs, each
-    old text found once) applied to ``file``; returns the folder holding labN/."""
+    """Lab ``lab``'s reference (or ``mutant`` of it) with ``edits`` (as a mutant's) applied
+    to ``file``; returns the folder holding labN/."""
     impl = tmp_path / "impl"
     if mutant is not None:
         source = mutant.apply(impl)
     else:
         source = impl / f"lab{lab}"
         shutil.copytree(ROOT / "solutions" / f"lab{lab}", source)
-    path = source / file
-    text = path.read_text()
-    for old, new in edits:
-        assert text.count(old) == 1, old
-        text = text.replace(old, new)
-    path.write_text(text)
+    edit(source / file, edits, "test_late")
     return impl
 
 
@@ -59,8 +54,8 @@ def assert_verdict(graded, check, mutant):
 
 
 #: Lab 7: the parent sleeps a second after each fork(), with SIGCHLD blocked.
-LATE_PARENT = [("    remember_child(pid);\n",
-                "    remember_child(pid);\n    sleep(1); /* test: a parent late back to accept() */\n")]
+LATE_PARENT = [{"old": "    remember_child(pid);\n",
+                "new": "    remember_child(pid);\n    sleep(1); /* test: a parent late back to accept() */\n"}]
 
 
 @pytest.mark.parametrize("who", [
@@ -76,10 +71,10 @@ def test_a_late_parent_is_still_interrupted_in_accept(tmp_path, who):
 
 
 #: Lab 5: 50 ms between two pieces of a reply (replies_in_pieces' loop).
-LATE_PIECES = [("#include <unistd.h>\n", "#include <time.h>\n#include <unistd.h>\n"),
-               ("        done += piece;\n",
-                "        done += piece;\n"
-                "        nanosleep(&(struct timespec){0, 50000000}, NULL); /* test: preempted */\n")]
+LATE_PIECES = [{"old": "#include <unistd.h>\n", "new": "#include <time.h>\n#include <unistd.h>\n"},
+               {"old": "        done += piece;\n",
+                "new": "        done += piece;\n"
+                       "        nanosleep(&(struct timespec){0, 50000000}, NULL); /* test: preempted */\n"}]
 
 
 def test_a_reply_in_late_pieces_is_seen_whole(tmp_path):
